@@ -1,0 +1,92 @@
+// `attnlab kv`: KV-cache size of each model preset and implementation form — per token per
+// layer, per token for the whole model, and at a given context and batch, in elements and bytes,
+// with the reduction against an MHA of the same heads (DeepSeek-V2 paper, Table 1 formulas).
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "cli/text_table.h"
+#include "core/error.h"
+#include "core/presets.h"
+#include "variants/variant_spec.h"
+
+namespace attnlab::cli {
+
+namespace {
+
+struct KvOptions {
+  std::vector<std::string> models;
+  int64_t context = 32768;
+  int64_t batch = 1;
+  std::string dtype = "bf16";
+  bool json = false;
+};
+
+double bytes_per_element(const std::string& dtype) {
+  if (dtype == "fp32") return 4;
+  if (dtype == "bf16" || dtype == "fp16") return 2;
+  if (dtype == "fp8") return 1;
+  throw Error("--dtype '" + dtype + "' is not one of fp32, bf16, fp16, fp8");
+}
+
+int run_kv(const KvOptions& o) {
+  const double element_bytes = bytes_per_element(o.dtype);
+  const std::vector<std::string> models = o.models.empty() ? preset_names("models") : o.models;
+  nlohmann::ordered_json records = nlohmann::ordered_json::array();
+  TextTable table({"model", "attn", "impl", "elem/tok/layer", "bytes/tok/layer", "elem/token",
+                   "bytes/token",
+                   "at " + with_thousands(o.context) + " x " + std::to_string(o.batch), "vs MHA"});
+  for (const std::string& name : models) {
+    const LayerConfig config = resolve_model(name);
+    for (ImplForm form : impl_forms_for(config)) {
+      const KvFigures f = kv_figures(config, form, o.context, o.batch, element_bytes);
+      records.push_back({{"model", config.name},
+                         {"attention", to_string(config.attention)},
+                         {"impl", to_string(form)},
+                         {"n_layers", config.n_layers},
+                         {"dtype", o.dtype},
+                         {"elements_per_token_layer", f.elements_per_token_layer},
+                         {"bytes_per_token_layer", f.bytes_per_token_layer},
+                         {"elements_per_token", f.elements_per_token},
+                         {"bytes_per_token", f.bytes_per_token},
+                         {"context", o.context},
+                         {"batch", o.batch},
+                         {"bytes_at_context", f.bytes_at_context},
+                         {"mha_elements_per_token_layer", f.mha_elements_per_token_layer},
+                         {"fraction_of_mha", f.fraction_of_mha}});
+      table.add_row({config.name, to_string(config.attention), to_string(form),
+                     with_thousands(f.elements_per_token_layer),
+                     with_thousands(static_cast<long long>(f.bytes_per_token_layer)),
+                     with_thousands(f.elements_per_token),
+                     with_thousands(static_cast<long long>(f.bytes_per_token)),
+                     human_bytes(f.bytes_at_context),
+                     format_number("%.2f%%", 100.0 * f.fraction_of_mha)});
+    }
+  }
+  if (o.json) {
+    std::cout << records.dump(2) << "\n";
+    return 0;
+  }
+  std::cout << "KV cache, " << o.dtype << " (" << element_bytes
+            << " B/element); 'vs MHA' = elements per token per layer / 2*n_heads*d_h\n\n";
+  table.print(std::cout);
+  return 0;
+}
+
+}  // namespace
+
+Command add_kv_command(CLI::App& root) {
+  auto* app = root.add_subcommand("kv", "KV-cache size per token, per layer and at a context");
+  auto o = std::make_shared<KvOptions>();
+  app->add_option("--model", o->models,
+                  "Preset names or layer-config files (repeatable; default: every model preset)");
+  app->add_option("--context", o->context, "Context length in tokens")
+      ->check(CLI::Range(1, 1 << 30));
+  app->add_option("--batch", o->batch, "Sequences")->check(CLI::Range(1, 1 << 20));
+  app->add_option("--dtype", o->dtype, "Cache element type: fp32, bf16, fp16, fp8")
+      ->check(CLI::IsMember({"fp32", "bf16", "fp16", "fp8"}));
+  app->add_flag("--json", o->json, "Print JSON records instead of a table");
+  return {app, [o]() { return run_kv(*o); }};
+}
+
+}  // namespace attnlab::cli

@@ -1,0 +1,60 @@
+// The seam between a variant's math and a backend: an Attention is one layer of one variant
+// in one implementation form (standard | naive | absorb) on one backend, constructed once from
+// (LayerConfig, Weights) — conversions and weight reshaping happen there — then run through
+// forward() any number of times against a KvCache it made itself, in its own layout.
+//
+// Phases: prefill is forward() with seq > 1 tokens; decode is forward() with seq == 1. Both
+// append the new tokens to the cache and attend causally over cache + new tokens: the token in
+// cache slot i sees slots 0..i. positions[] are the RoPE position ids only; masking follows slot
+// order, as in Hugging Face models.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+namespace attnlab {
+
+class KvCache {
+ public:
+  KvCache(int64_t batch, int64_t capacity) : batch_(batch), capacity_(capacity) {}
+  virtual ~KvCache() = default;
+  KvCache(const KvCache&) = delete;
+  KvCache& operator=(const KvCache&) = delete;
+
+  int64_t batch() const { return batch_; }
+  int64_t capacity() const { return capacity_; }  // tokens per sequence
+  int64_t length() const { return length_; }      // tokens cached so far per sequence
+  // Bytes of cache storage actually allocated; equals the analytic size
+  // kv_elements_per_token_layer * batch * capacity * bytes per element.
+  virtual size_t bytes_allocated() const = 0;
+
+ protected:
+  // Called by the implementation after it has written `tokens` new slots.
+  void advance(int64_t tokens) { length_ += tokens; }
+  friend class CacheWriter;
+
+ private:
+  int64_t batch_;
+  int64_t capacity_;
+  int64_t length_ = 0;
+};
+
+// Gives implementations access to KvCache::advance without making it public.
+class CacheWriter {
+ public:
+  static void advance(KvCache& cache, int64_t tokens) { cache.advance(tokens); }
+};
+
+class Attention {
+ public:
+  virtual ~Attention() = default;
+  virtual std::unique_ptr<KvCache> make_cache(int64_t batch, int64_t capacity) const = 0;
+  // x: [batch, seq, hidden], positions: [batch, seq], out: [batch, seq, hidden] (may not alias
+  // x), lse: [batch, seq, n_heads] natural log of sum_j exp(scaled score_j), or nullptr.
+  // Throws attnlab::Error when batch differs from the cache's or seq exceeds its free slots.
+  virtual void forward(const float* x, const int64_t* positions, int64_t batch, int64_t seq,
+                       KvCache& cache, float* out, float* lse) const = 0;
+};
+
+}  // namespace attnlab

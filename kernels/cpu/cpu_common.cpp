@@ -1,0 +1,156 @@
+// Building blocks of the plain CPU backend; see cpu_common.h.
+#include "kernels/cpu/cpu_common.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include <Eigen/Dense>
+
+#include "core/error.h"
+#include "variants/variant_spec.h"
+
+namespace attnlab::cpu {
+
+namespace {
+
+using RowMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+}  // namespace
+
+void check_weight_shapes(const LayerConfig& config, const Weights& weights) {
+  for (const WeightSpec& spec : weight_specs(config)) {
+    const Tensor<double>& tensor = weights.get(spec.name);
+    if (tensor.shape != spec.shape)
+      throw Error("weight '" + spec.name + "' has shape " + shape_to_string(tensor.shape) +
+                  ", expected " + shape_to_string(spec.shape) + " for '" + config.name + "'");
+  }
+}
+
+std::vector<float> to_float(const Tensor<double>& tensor) {
+  return std::vector<float>(tensor.data.begin(), tensor.data.end());
+}
+
+Linear Linear::load(const LayerConfig& config, const Weights& weights, const std::string& name) {
+  Linear linear;
+  const Tensor<double>& weight = weights.get(name + ".weight");
+  linear.out_features = weight.dim(0);
+  linear.in_features = weight.dim(1);
+  linear.weight = to_float(weight);
+  if (config.has_bias(name)) linear.bias = to_float(weights.get(name + ".bias"));
+  return linear;
+}
+
+void Linear::apply(const float* x, int64_t rows, float* y) const {
+  Eigen::Map<const RowMatrix> input(x, rows, in_features);
+  Eigen::Map<const RowMatrix> w(weight.data(), out_features, in_features);
+  Eigen::Map<RowMatrix> output(y, rows, out_features);
+  output.noalias() = input * w.transpose();
+  if (!bias.empty())
+    output.rowwise() += Eigen::Map<const Eigen::RowVectorXf>(bias.data(), out_features);
+}
+
+void rms_norm_rows(float* x, int64_t rows, int64_t dim, int64_t stride,
+                   const std::vector<float>& weight, double eps) {
+  for (int64_t r = 0; r < rows; ++r) {
+    float* row = x + r * stride;
+    float sum_squares = 0;
+    for (int64_t i = 0; i < dim; ++i) sum_squares += row[i] * row[i];
+    const float inv_rms =
+        1.0f / std::sqrt(sum_squares / static_cast<float>(dim) + static_cast<float>(eps));
+    for (int64_t i = 0; i < dim; ++i) row[i] = row[i] * inv_rms * weight[i];
+  }
+}
+
+RopeAngles::RopeAngles(int64_t position, int64_t dim, double theta) {
+  const int64_t pairs = dim / 2;
+  cos.resize(pairs);
+  sin.resize(pairs);
+  for (int64_t i = 0; i < pairs; ++i) {
+    const double inv_freq = std::pow(theta, -2.0 * static_cast<double>(i) / dim);
+    const double angle = static_cast<double>(position) * inv_freq;
+    cos[i] = static_cast<float>(std::cos(angle));
+    sin[i] = static_cast<float>(std::sin(angle));
+  }
+}
+
+void apply_rope(float* v, const RopeAngles& angles, RopeLayout layout) {
+  if (layout == RopeLayout::none) return;
+  const int64_t pairs = static_cast<int64_t>(angles.cos.size());
+  for (int64_t i = 0; i < pairs; ++i) {
+    // The two members of pair i: adjacent (interleaved) or half the vector apart (half_split).
+    float& a = layout == RopeLayout::interleaved ? v[2 * i] : v[i];
+    float& b = layout == RopeLayout::interleaved ? v[2 * i + 1] : v[i + pairs];
+    const float c = angles.cos[i], s = angles.sin[i];
+    const float rotated_a = a * c - b * s;
+    const float rotated_b = a * s + b * c;
+    a = rotated_a;
+    b = rotated_b;
+  }
+}
+
+float softmax_in_place(float* scores, int64_t n_keys, float* lse) {
+  float max_score = -std::numeric_limits<float>::infinity();
+  for (int64_t t = 0; t < n_keys; ++t) max_score = std::max(max_score, scores[t]);
+  float sum = 0;
+  for (int64_t t = 0; t < n_keys; ++t) {
+    scores[t] = std::exp(scores[t] - max_score);
+    sum += scores[t];
+  }
+  if (lse != nullptr) *lse = max_score + std::log(sum);
+  return sum;
+}
+
+float dot(const float* a, const float* b, int64_t n) {
+  return Eigen::Map<const Eigen::VectorXf>(a, n).dot(Eigen::Map<const Eigen::VectorXf>(b, n));
+}
+
+void add_scaled(float* out, const float* x, float weight, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) out[i] += weight * x[i];
+}
+
+PlainCache::PlainCache(int64_t batch, int64_t capacity, std::string owner,
+                       const std::vector<int64_t>& part_elements_per_token)
+    : KvCache(batch, capacity), owner_(std::move(owner)), part_elements_(part_elements_per_token) {
+  const float poison = std::numeric_limits<float>::quiet_NaN();
+  for (int64_t elements : part_elements_)
+    parts_.emplace_back(static_cast<size_t>(batch * capacity * elements), poison);
+}
+
+size_t PlainCache::bytes_allocated() const {
+  size_t bytes = 0;
+  for (const std::vector<float>& part : parts_) bytes += part.size() * sizeof(float);
+  return bytes;
+}
+
+float* PlainCache::slot(size_t part, int64_t b, int64_t t) {
+  return parts_[part].data() + (b * capacity() + t) * part_elements_[part];
+}
+
+const float* PlainCache::slot(size_t part, int64_t b, int64_t t) const {
+  return parts_[part].data() + (b * capacity() + t) * part_elements_[part];
+}
+
+void throw_foreign_cache(const std::string& owner) {
+  throw Error("KV cache was not made by this attention (" + owner +
+              "): use this attention's make_cache()");
+}
+
+void check_cache_request(int64_t batch, int64_t capacity) {
+  if (batch < 1) throw Error("KV cache batch must be >= 1, got " + std::to_string(batch));
+  if (capacity < 1) throw Error("KV cache capacity must be >= 1, got " + std::to_string(capacity));
+}
+
+void check_forward(const PlainCache& cache, const std::string& owner, int64_t batch, int64_t seq) {
+  if (cache.owner() != owner)
+    throw Error("KV cache was made by another attention (" + cache.owner() + "), not by " + owner);
+  if (batch != cache.batch())
+    throw Error("batch " + std::to_string(batch) + " does not match the KV cache's batch " +
+                std::to_string(cache.batch()));
+  if (seq < 1) throw Error("forward needs at least 1 new token, got " + std::to_string(seq));
+  if (cache.length() + seq > cache.capacity())
+    throw Error("KV cache full: " + std::to_string(cache.length()) + " cached + " +
+                std::to_string(seq) + " new > capacity " + std::to_string(cache.capacity()));
+}
+
+}  // namespace attnlab::cpu

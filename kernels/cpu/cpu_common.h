@@ -1,0 +1,118 @@
+// Building blocks shared by the plain CPU backend's forms (kernels/cpu/cpu_*.cpp): fp32 copies
+// of linear layers converted once from the fp64 master weights, row-batched projections through
+// Eigen, RMSNorm, RoPE, one causal softmax-attention row, the KV-cache storage base class and the
+// argument checks every forward() performs. Internal to kernels/cpu; not part of the public API.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/attention.h"
+#include "core/layer_config.h"
+#include "core/weights.h"
+
+namespace attnlab::cpu {
+
+// Throws attnlab::Error unless every tensor of weight_specs(config) is present with its shape.
+void check_weight_shapes(const LayerConfig& config, const Weights& weights);
+
+// Element-wise fp64 -> fp32 copy of a master tensor.
+std::vector<float> to_float(const Tensor<double>& tensor);
+
+// One fp32 linear layer y = x W^T + b, W [out, in] row-major; bias empty when absent.
+struct Linear {
+  int64_t in_features = 0;
+  int64_t out_features = 0;
+  std::vector<float> weight;
+  std::vector<float> bias;
+
+  // Reads "<name>.weight" and, when config.has_bias(name), "<name>.bias".
+  static Linear load(const LayerConfig& config, const Weights& weights, const std::string& name);
+  // x [rows, in] -> y [rows, out], both row-major and dense; y must not alias x.
+  void apply(const float* x, int64_t rows, float* y) const;
+};
+
+// RMSNorm in place over `rows` rows of width `dim` stored `stride` floats apart:
+// x / sqrt(mean(x^2) + eps) * weight.
+void rms_norm_rows(float* x, int64_t rows, int64_t dim, int64_t stride,
+                   const std::vector<float>& weight, double eps);
+
+// The rotation of one position: cos/sin of position * theta^(-2i/d), i < d/2 (angle in double).
+struct RopeAngles {
+  std::vector<float> cos;
+  std::vector<float> sin;
+  RopeAngles(int64_t position, int64_t dim, double theta);
+};
+// Rotates v (length 2 * angles.cos.size()) in place; RopeLayout::none leaves it unchanged.
+void apply_rope(float* v, const RopeAngles& angles, RopeLayout layout);
+
+// Causal attention of one query over keys 0..n_keys-1 of one head, the softmax part shared by
+// every form: scores[t] holds the scaled score of key t on entry and the unnormalised weight
+// exp(score - max) on return. Returns the normaliser sum; *lse (when non-null) gets
+// max + log(sum).
+float softmax_in_place(float* scores, int64_t n_keys, float* lse);
+
+// Dot product of two fp32 vectors of length n.
+float dot(const float* a, const float* b, int64_t n);
+// out += weight * x over n elements.
+void add_scaled(float* out, const float* x, float weight, int64_t n);
+
+// One query of one head attending causally over keys 0..n_keys-1: score_of(t) gives the scaled
+// score of key t, value_of(t) points at its value vector (value_dim floats). Writes the
+// softmax-weighted sum of values to out and, when lse is non-null, the log-sum-exp of the scores.
+// `scores` is scratch space of at least n_keys floats.
+template <class ScoreOf, class ValueOf>
+void attend_one_query(int64_t n_keys, ScoreOf score_of, ValueOf value_of, int64_t value_dim,
+                      float* scores, float* out, float* lse) {
+  for (int64_t t = 0; t < n_keys; ++t) scores[t] = score_of(t);
+  const float sum = softmax_in_place(scores, n_keys, lse);
+  std::fill(out, out + value_dim, 0.0f);
+  for (int64_t t = 0; t < n_keys; ++t) add_scaled(out, value_of(t), scores[t], value_dim);
+  const float inv_sum = 1.0f / sum;
+  for (int64_t i = 0; i < value_dim; ++i) out[i] *= inv_sum;
+}
+
+// Cache storage for one form: named parts, each [batch, capacity, elements_per_token] fp32,
+// allocated once and filled with NaN so that a read of a never-written slot poisons the output.
+class PlainCache : public KvCache {
+ public:
+  // `owner` identifies the Attention type and shape that made the cache (checked in forward).
+  PlainCache(int64_t batch, int64_t capacity, std::string owner,
+             const std::vector<int64_t>& part_elements_per_token);
+
+  size_t bytes_allocated() const override;
+  const std::string& owner() const { return owner_; }
+  // Start of token slot `t` of sequence `b` in part `part`.
+  float* slot(size_t part, int64_t b, int64_t t);
+  const float* slot(size_t part, int64_t b, int64_t t) const;
+
+ private:
+  std::string owner_;
+  std::vector<int64_t> part_elements_;
+  std::vector<std::vector<float>> parts_;
+};
+
+[[noreturn]] void throw_foreign_cache(const std::string& owner);
+
+// Checks make_cache's arguments (batch >= 1, capacity >= 1); throws attnlab::Error otherwise.
+void check_cache_request(int64_t batch, int64_t capacity);
+
+// The checks of every forward() after the type check: the cache was made by an Attention of the
+// same shape (`owner`), batch matches, seq >= 1 and the new tokens fit. Throws attnlab::Error
+// with a one-line message.
+void check_forward(const PlainCache& cache, const std::string& owner, int64_t batch, int64_t seq);
+
+// The cache downcast to the form's own subclass, then check_forward; a cache made by another
+// Attention type throws attnlab::Error.
+template <class CacheT>
+CacheT& checked_cache(KvCache& cache, const std::string& owner, int64_t batch, int64_t seq) {
+  auto* own = dynamic_cast<CacheT*>(&cache);
+  if (own == nullptr) throw_foreign_cache(owner);
+  check_forward(*own, owner, batch, seq);
+  return *own;
+}
+
+}  // namespace attnlab::cpu

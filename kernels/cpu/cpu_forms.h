@@ -1,0 +1,24 @@
+// The plain CPU backend's forms, one constructor each; cpu_plain_attention.cpp picks among them.
+// Internal to kernels/cpu.
+#pragma once
+
+#include <memory>
+
+#include "core/attention.h"
+#include "core/layer_config.h"
+#include "core/weights.h"
+
+namespace attnlab::cpu {
+
+// MHA / GQA / MQA (ImplForm::standard): cache K, V [B, T, n_kv, d]. kernels/cpu/cpu_standard.cpp.
+std::unique_ptr<Attention> make_standard_attention(const LayerConfig& config,
+                                                   const Weights& weights);
+// MLA naive: cache full per-head K [B, T, H, d_nope + d_rope], V [B, T, H, d_v].
+// kernels/cpu/cpu_mla.cpp.
+std::unique_ptr<Attention> make_mla_naive_attention(const LayerConfig& config,
+                                                    const Weights& weights);
+// MLA absorb: cache latent [B, T, d_c] and rope key [B, T, d_rope]. kernels/cpu/cpu_mla.cpp.
+std::unique_ptr<Attention> make_mla_absorb_attention(const LayerConfig& config,
+                                                     const Weights& weights);
+
+}  // namespace attnlab::cpu

@@ -1,0 +1,96 @@
+// Helpers shared by the reference's per-form algorithms (declared in reference_detail.h): token
+// rows, biased projections, cache slot addressing, the stable softmax with its log-sum-exp,
+// attention of one query head over cached K/V, and the output projection.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+
+#include "core/error.h"
+#include "reference/reference_detail.h"
+
+namespace attnlab::reference::detail {
+
+std::vector<double> token_row(const Tensor<double>& x, int64_t b, int64_t s) {
+  const int64_t seq = x.dim(1), hidden = x.dim(2);
+  const double* row = x.ptr() + (b * seq + s) * hidden;
+  return std::vector<double>(row, row + hidden);
+}
+
+std::vector<double> slice(const std::vector<double>& v, int64_t begin, int64_t count) {
+  return std::vector<double>(v.begin() + begin, v.begin() + begin + count);
+}
+
+const Tensor<double>* optional_bias(const LayerConfig& config, const Weights& weights,
+                                    const std::string& projection) {
+  return config.has_bias(projection) ? &weights.get(projection + ".bias") : nullptr;
+}
+
+std::vector<double> project(const LayerConfig& config, const Weights& weights,
+                            const std::string& projection, const std::vector<double>& x) {
+  return linear(x, weights.get(projection + ".weight"), optional_bias(config, weights, projection));
+}
+
+double dot(const double* a, const double* b, int64_t n) {
+  double sum = 0;
+  for (int64_t i = 0; i < n; ++i) sum += a[i] * b[i];
+  return sum;
+}
+
+double* cache_slot(Tensor<double>& part, int64_t b, int64_t t) {
+  const int64_t slots = part.dim(1);
+  const int64_t token_elements = shape_numel(Shape(part.shape.begin() + 2, part.shape.end()));
+  return part.ptr() + (b * slots + t) * token_elements;
+}
+
+const double* cache_slot(const Tensor<double>& part, int64_t b, int64_t t) {
+  return cache_slot(const_cast<Tensor<double>&>(part), b, t);
+}
+
+Softmax softmax_with_lse(const std::vector<double>& scores) {
+  double max_score = -std::numeric_limits<double>::infinity();
+  for (double s : scores) max_score = std::max(max_score, s);
+  Softmax result;
+  result.weights.resize(scores.size());
+  double sum = 0;
+  for (size_t j = 0; j < scores.size(); ++j) {
+    result.weights[j] = std::exp(scores[j] - max_score);
+    sum += result.weights[j];
+  }
+  for (double& w : result.weights) w /= sum;
+  result.lse = max_score + std::log(sum);
+  return result;
+}
+
+HeadResult attend_cached_kv(const std::vector<double>& q, const Tensor<double>& k,
+                            const Tensor<double>& v, int64_t b, int64_t kv_head, int64_t visible,
+                            double scale) {
+  const int64_t d_k = k.dim(3), d_v = v.dim(3);
+  if (static_cast<int64_t>(q.size()) != d_k)
+    throw std::logic_error("attend_cached_kv: query and key widths differ");
+  std::vector<double> scores(visible);
+  for (int64_t t = 0; t < visible; ++t) {
+    const double* key = cache_slot(k, b, t) + kv_head * d_k;
+    scores[t] = dot(q.data(), key, d_k) * scale;
+  }
+  const Softmax softmax = softmax_with_lse(scores);
+  HeadResult head;
+  head.output.assign(d_v, 0.0);
+  for (int64_t t = 0; t < visible; ++t) {
+    const double* value = cache_slot(v, b, t) + kv_head * d_v;
+    for (int64_t i = 0; i < d_v; ++i) head.output[i] += softmax.weights[t] * value[i];
+  }
+  head.lse = softmax.lse;
+  return head;
+}
+
+void write_token_result(const LayerConfig& config, const Weights& weights,
+                        const std::vector<double>& concat_heads,
+                        const std::vector<double>& head_lse, int64_t b, int64_t s, Result& result) {
+  const std::vector<double> out = project(config, weights, "o_proj", concat_heads);
+  const int64_t seq = result.out.dim(1), hidden = result.out.dim(2), heads = result.lse.dim(2);
+  for (int64_t i = 0; i < hidden; ++i) result.out.data[(b * seq + s) * hidden + i] = out[i];
+  for (int64_t h = 0; h < heads; ++h) result.lse.data[(b * seq + s) * heads + h] = head_lse[h];
+}
+
+}  // namespace attnlab::reference::detail

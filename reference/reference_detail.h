@@ -1,0 +1,74 @@
+// Internal pieces of the fp64 reference shared by its source files (reference_attention.cpp,
+// reference_standard.cpp, reference_mla.cpp). Not part of the public API: only reference/*.cpp
+// include it. Everything here is plain loops over Tensor<double> with explicit strides.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/layer_config.h"
+#include "core/tensor.h"
+#include "core/weights.h"
+#include "reference/reference_attention.h"
+
+namespace attnlab::reference::detail {
+
+// The features of token s of sequence b: x[b, s, :] of a [B, S, hidden] tensor.
+std::vector<double> token_row(const Tensor<double>& x, int64_t b, int64_t s);
+
+// Elements [begin, begin + count) of v.
+std::vector<double> slice(const std::vector<double>& v, int64_t begin, int64_t count);
+
+// The bias tensor "<projection>.bias" when the config says the projection has one, else nullptr.
+const Tensor<double>* optional_bias(const LayerConfig& config, const Weights& weights,
+                                    const std::string& projection);
+
+// y = linear(x, <projection>.weight, <projection>.bias if the config lists it).
+std::vector<double> project(const LayerConfig& config, const Weights& weights,
+                            const std::string& projection, const std::vector<double>& x);
+
+double dot(const double* a, const double* b, int64_t n);
+
+// Address of the per-token data of sequence b, slot t in a cache part [B, T, ...].
+double* cache_slot(Tensor<double>& part, int64_t b, int64_t t);
+const double* cache_slot(const Tensor<double>& part, int64_t b, int64_t t);
+
+// Softmax of a score vector, with the natural log of sum_j exp(score_j), both computed
+// stably by subtracting the maximum score first.
+struct Softmax {
+  std::vector<double> weights;
+  double lse = 0;
+};
+Softmax softmax_with_lse(const std::vector<double>& scores);
+
+// One query head's attention result: the value mixture and the LSE of its scaled scores.
+struct HeadResult {
+  std::vector<double> output;
+  double lse = 0;
+};
+
+// Attention of one query vector q over cached per-head keys and values: k is [B, T, heads, d_k]
+// (d_k == q.size()), v is [B, T, heads, d_v]; the query sees slots 0 .. visible-1 of sequence b,
+// kv head `kv_head`. score_t = (q . k_t) * scale.
+HeadResult attend_cached_kv(const std::vector<double>& q, const Tensor<double>& k,
+                            const Tensor<double>& v, int64_t b, int64_t kv_head, int64_t visible,
+                            double scale);
+
+// Stores the concatenated head outputs of token (b, s) through o_proj into result.out and the
+// per-head LSEs into result.lse.
+void write_token_result(const LayerConfig& config, const Weights& weights,
+                        const std::vector<double>& concat_heads,
+                        const std::vector<double>& head_lse, int64_t b, int64_t s, Result& result);
+
+// The per-form algorithms. Each receives a cache whose parts already have room for the S new
+// tokens (T == cache.length + S) while cache.length still counts the old tokens; it writes the
+// new slots [cache.length, cache.length + S) and fills result.out and result.lse.
+void forward_standard(const LayerConfig& config, const Weights& weights, const Tensor<double>& x,
+                      const Tensor<int64_t>& positions, Cache& cache, Result& result);
+void forward_mla_naive(const LayerConfig& config, const Weights& weights, const Tensor<double>& x,
+                       const Tensor<int64_t>& positions, Cache& cache, Result& result);
+void forward_mla_absorb(const LayerConfig& config, const Weights& weights, const Tensor<double>& x,
+                        const Tensor<int64_t>& positions, Cache& cache, Result& result);
+
+}  // namespace attnlab::reference::detail

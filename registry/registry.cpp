@@ -1,0 +1,145 @@
+// The implementation table and the generic prefill/decode driver; see registry.h.
+#include "registry/registry.h"
+
+#include "core/attention.h"
+#include "core/error.h"
+#include "kernels/cpu/cpu_plain_attention.h"
+#include "reference/reference_attention.h"
+
+namespace attnlab {
+
+const char* to_string(Phase phase) {
+  return phase == Phase::prefill ? "prefill" : "decode";
+}
+
+Phase parse_phase(const std::string& text) {
+  if (text == "prefill") return Phase::prefill;
+  if (text == "decode") return Phase::decode;
+  throw Error("phase '" + text + "' is not one of prefill, decode");
+}
+
+ImplForm default_form(const LayerConfig& config) {
+  return config.is_mla() ? ImplForm::absorb : ImplForm::standard;
+}
+
+namespace {
+
+void check_inputs(const LayerConfig& config, const Tensor<double>& x,
+                  const Tensor<int64_t>& positions) {
+  if (x.shape.size() != 3 || x.shape[2] != config.hidden_size)
+    throw Error("hidden_states has shape " + shape_to_string(x.shape) + ", expected [batch, seq, " +
+                std::to_string(config.hidden_size) + "]");
+  if (x.shape[0] < 1 || x.shape[1] < 1)
+    throw Error("hidden_states has shape " + shape_to_string(x.shape) +
+                ": batch and seq must be >= 1");
+  if (positions.shape != Shape{x.shape[0], x.shape[1]})
+    throw Error("position_ids has shape " + shape_to_string(positions.shape) + ", expected " +
+                shape_to_string({x.shape[0], x.shape[1]}));
+}
+
+// Copies tokens [s0, s0 + n) of every sequence of a [B, S, W] tensor.
+template <class T>
+std::vector<T> token_slice(const Tensor<T>& t, int64_t s0, int64_t n) {
+  const int64_t batch = t.shape[0], seq = t.shape[1];
+  const int64_t width = t.shape.size() > 2 ? t.shape[2] : 1;
+  std::vector<T> slice(batch * n * width);
+  for (int64_t b = 0; b < batch; ++b)
+    for (int64_t i = 0; i < n * width; ++i)
+      slice[(b * n) * width + i] = t.data[(b * seq + s0) * width + i];
+  return slice;
+}
+
+template <class Src>
+void scatter_tokens(const Src* src, Tensor<double>& dst, int64_t s0, int64_t n) {
+  const int64_t batch = dst.shape[0], seq = dst.shape[1], width = dst.shape[2];
+  for (int64_t b = 0; b < batch; ++b)
+    for (int64_t i = 0; i < n * width; ++i)
+      dst.data[(b * seq + s0) * width + i] = static_cast<double>(src[(b * n) * width + i]);
+}
+
+RunOutput run_fp32_attention(const Attention& attention, const LayerConfig& config,
+                             const Tensor<double>& x, const Tensor<int64_t>& positions,
+                             Phase phase) {
+  check_inputs(config, x, positions);
+  const int64_t batch = x.shape[0], seq = x.shape[1];
+  RunOutput result{Tensor<double>({batch, seq, config.hidden_size}),
+                   Tensor<double>({batch, seq, config.n_heads}), 0};
+  auto cache = attention.make_cache(batch, seq);
+  result.cache_bytes = cache->bytes_allocated();
+  const int64_t step = phase == Phase::prefill ? seq : 1;
+  for (int64_t s0 = 0; s0 < seq; s0 += step) {
+    const std::vector<double> xd = token_slice(x, s0, step);
+    const std::vector<float> xf(xd.begin(), xd.end());
+    const std::vector<int64_t> pos = token_slice(positions, s0, step);
+    std::vector<float> out(batch * step * config.hidden_size), lse(batch * step * config.n_heads);
+    attention.forward(xf.data(), pos.data(), batch, step, *cache, out.data(), lse.data());
+    scatter_tokens(out.data(), result.out, s0, step);
+    scatter_tokens(lse.data(), result.lse, s0, step);
+  }
+  return result;
+}
+
+RunOutput run_reference(const LayerConfig& config, const Weights& weights, ImplForm form,
+                        const Tensor<double>& x, const Tensor<int64_t>& positions, Phase phase) {
+  check_inputs(config, x, positions);
+  const int64_t batch = x.shape[0], seq = x.shape[1];
+  RunOutput result{Tensor<double>({batch, seq, config.hidden_size}),
+                   Tensor<double>({batch, seq, config.n_heads}), 0};
+  reference::Cache cache;
+  const int64_t step = phase == Phase::prefill ? seq : 1;
+  for (int64_t s0 = 0; s0 < seq; s0 += step) {
+    const Tensor<double> xs({batch, step, config.hidden_size}, token_slice(x, s0, step));
+    const Tensor<int64_t> ps({batch, step}, token_slice(positions, s0, step));
+    const reference::Result r = reference::forward(config, weights, form, xs, ps, cache);
+    scatter_tokens(r.out.ptr(), result.out, s0, step);
+    scatter_tokens(r.lse.ptr(), result.lse, s0, step);
+  }
+  for (const Tensor<double>& part : cache.parts)
+    result.cache_bytes += part.numel() * sizeof(double);
+  return result;
+}
+
+Implementation reference_entry(ImplForm form) {
+  return {"reference", form, "fp64",
+          [form](const LayerConfig& c) { return form_supported(c, form); },
+          [form](const LayerConfig& c, const Weights& w, const Tensor<double>& x,
+                 const Tensor<int64_t>& p,
+                 Phase phase) { return run_reference(c, w, form, x, p, phase); }};
+}
+
+Implementation cpu_plain_entry(ImplForm form) {
+  return {"cpu", form, "fp32", [form](const LayerConfig& c) { return form_supported(c, form); },
+          [form](const LayerConfig& c, const Weights& w, const Tensor<double>& x,
+                 const Tensor<int64_t>& p, Phase phase) {
+            const auto attention = cpu::make_plain_attention(c, w, form);
+            return run_fp32_attention(*attention, c, x, p, phase);
+          }};
+}
+
+}  // namespace
+
+const std::vector<Implementation>& implementations() {
+  static const std::vector<Implementation> table = [] {
+    std::vector<Implementation> t;
+    for (ImplForm form : {ImplForm::standard, ImplForm::naive, ImplForm::absorb}) {
+      t.push_back(reference_entry(form));
+      t.push_back(cpu_plain_entry(form));
+    }
+    return t;
+  }();
+  return table;
+}
+
+const Implementation& find_implementation(const std::string& backend, ImplForm form,
+                                          const std::string& dtype) {
+  for (const Implementation& impl : implementations())
+    if (impl.backend == backend && impl.form == form && (dtype.empty() || impl.dtype == dtype))
+      return impl;
+  std::string known;
+  for (const Implementation& impl : implementations())
+    known += (known.empty() ? "" : ", ") + impl.id();
+  throw Error("no implementation " + backend + "/" + to_string(form) +
+              (dtype.empty() ? "" : "/" + dtype) + " (registered: " + known + ")");
+}
+
+}  // namespace attnlab

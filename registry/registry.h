@@ -1,0 +1,52 @@
+// The registry: the one list of attention implementations, keyed by (backend, form, dtype).
+// `attnlab run`, `attnlab verify`, the tests and (later) sweeps enumerate it, so registering an
+// implementation here is all it takes to have it verified. Each entry says which configs it
+// supports; callers report unsupported combinations as skipped, never as passed.
+//
+// Every entry runs through the same driver: fp64 inputs in, fp64 outputs out (converted at the
+// edges), phase prefill = all tokens in one forward, decode = one token per forward through the
+// implementation's own KV cache.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "core/layer_config.h"
+#include "core/tensor.h"
+#include "core/weights.h"
+#include "variants/variant_spec.h"
+
+namespace attnlab {
+
+enum class Phase { prefill, decode };
+const char* to_string(Phase phase);
+Phase parse_phase(const std::string& text);  // throws attnlab::Error
+
+struct RunOutput {
+  Tensor<double> out;      // [B, S, hidden]
+  Tensor<double> lse;      // [B, S, n_heads]
+  size_t cache_bytes = 0;  // bytes the implementation allocated for its KV cache
+};
+
+struct Implementation {
+  std::string backend;  // "reference", "cpu"
+  ImplForm form;
+  std::string dtype;  // compute/cache element type: "fp64", "fp32"
+  std::function<bool(const LayerConfig&)> supports;
+  std::function<RunOutput(const LayerConfig&, const Weights&, const Tensor<double>& x,
+                          const Tensor<int64_t>& positions, Phase)>
+      run;
+
+  std::string id() const { return backend + "/" + to_string(form) + "/" + dtype; }
+};
+
+const std::vector<Implementation>& implementations();
+// Throws attnlab::Error listing what exists when nothing matches. dtype "" = the first one.
+const Implementation& find_implementation(const std::string& backend, ImplForm form,
+                                          const std::string& dtype = "");
+// The form used when the user names none: standard for MHA/GQA/MQA, absorb for MLA.
+ImplForm default_form(const LayerConfig& config);
+
+}  // namespace attnlab

@@ -1,0 +1,153 @@
+// LayerConfig parsing and validation: every preset loads, and each class of bad config is
+// rejected with a message that names the field and the rule.
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+#include "core/presets.h"
+#include "variants/variant_spec.h"
+
+using namespace attnlab;
+using nlohmann::json;
+
+namespace {
+
+json gqa() {
+  return json::parse(R"({"name": "t", "attention": "gqa", "hidden_size": 64, "n_heads": 8,
+                         "n_kv_heads": 2, "head_dim": 8, "rope": {"layout": "half_split"}})");
+}
+
+std::string error_of(const json& j) {
+  try {
+    parse_layer_config(j, "cfg.json");
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+}  // namespace
+
+TEST_CASE("every embedded preset parses and validates") {
+  const auto names = preset_names("");
+  REQUIRE(names.size() >= 14);
+  for (const std::string& name : names) {
+    INFO(name);
+    const LayerConfig c = load_preset(name);
+    CHECK(c.name == name);
+    CHECK_FALSE(weight_specs(c).empty());
+  }
+}
+
+TEST_CASE("published presets carry the numbers of FACTS.md") {
+  const LayerConfig v3 = load_preset("deepseek-v3");
+  CHECK(v3.hidden_size == 7168);
+  CHECK(v3.n_heads == 128);
+  CHECK(v3.n_layers == 61);
+  CHECK(v3.q_lora_rank == 1536);
+  CHECK(v3.kv_lora_rank == 512);
+  CHECK(v3.qk_head_dim() == 192);
+  CHECK(v3.scale() == Approx(1.0 / std::sqrt(192.0)));
+  CHECK(v3.rope_layout == RopeLayout::interleaved);
+  const LayerConfig lite = load_preset("deepseek-v2-lite");
+  CHECK(lite.q_lora_rank == 0);
+  CHECK(projection_names(lite).front() == "q_proj");
+  const LayerConfig qwen = load_preset("qwen2.5-7b");
+  CHECK(qwen.biases == std::set<std::string>{"q_proj", "k_proj", "v_proj"});
+  CHECK(load_preset("falcon-7b").n_kv_heads == 1);
+  CHECK(load_preset("llama-2-7b").n_kv_heads == 32);
+  CHECK(load_preset("llama-3-70b").n_layers == 80);
+}
+
+TEST_CASE("defaults: head_dim from hidden/heads, n_kv_heads from the attention kind") {
+  json j = gqa();
+  j.erase("head_dim");
+  CHECK(parse_layer_config(j, "x").head_dim == 8);
+  json mha = json::parse(R"({"attention": "mha", "hidden_size": 32, "n_heads": 4})");
+  CHECK(parse_layer_config(mha, "x").n_kv_heads == 4);
+  json mqa = json::parse(R"({"attention": "mqa", "hidden_size": 32, "n_heads": 4})");
+  CHECK(parse_layer_config(mqa, "x").n_kv_heads == 1);
+}
+
+TEST_CASE("bad configs name the field and the rule") {
+  json j = gqa();
+  j["n_kv_heads"] = 5;
+  j["n_heads"] = 32;
+  CHECK(error_of(j) == "cfg.json: n_heads (32) must be divisible by n_kv_heads (5)");
+
+  j = gqa();
+  j["n_head"] = 8;
+  CHECK(error_of(j) == "cfg.json: unknown field 'n_head'");
+
+  j = gqa();
+  j.erase("hidden_size");
+  CHECK(error_of(j) == "cfg.json: missing required field 'hidden_size'");
+
+  j = gqa();
+  j["attention"] = "mlx";
+  CHECK_THAT(error_of(j), Catch::Contains("attention 'mlx' is not one of"));
+
+  j = gqa();
+  j["hidden_size"] = "64";
+  CHECK_THAT(error_of(j), Catch::Contains("hidden_size must be an integer"));
+
+  j = gqa();
+  j["head_dim"] = 0;
+  CHECK_THAT(error_of(j), Catch::Contains("head_dim (0) must be in [1,"));
+
+  j = gqa();
+  j["n_heads"] = int64_t{1} << 40;
+  CHECK_THAT(error_of(j), Catch::Contains("n_heads"));
+
+  j = gqa();
+  j["head_dim"] = 7;
+  CHECK(error_of(j) == "cfg.json: head_dim (7) must be even for rope.layout 'half_split'");
+
+  j = gqa();
+  j["rope"]["layout"] = "spiral";
+  CHECK_THAT(error_of(j), Catch::Contains("rope.layout 'spiral'"));
+
+  j = gqa();
+  j["kv_lora_rank"] = 512;
+  CHECK_THAT(error_of(j), Catch::Contains("kv_lora_rank applies only to attention 'mla'"));
+
+  j = gqa();
+  j["biases"] = {"q_proj", "kv_b_proj"};
+  CHECK_THAT(error_of(j), Catch::Contains("biases: 'kv_b_proj' is not a projection"));
+
+  j = gqa();
+  j["attention"] = "mha";
+  CHECK_THAT(error_of(j), Catch::Contains("attention 'mha' needs n_kv_heads (2) equal to n_heads"));
+
+  j = gqa();
+  j["attention"] = "mqa";
+  CHECK_THAT(error_of(j), Catch::Contains("attention 'mqa' needs n_kv_heads 1"));
+
+  j = gqa();
+  j["rope"]["theta"] = -1;
+  CHECK_THAT(error_of(j), Catch::Contains("rope.theta"));
+
+  json mla = json::parse(R"({"attention": "mla", "hidden_size": 64, "n_heads": 2,
+      "kv_lora_rank": 16, "qk_nope_head_dim": 8, "qk_rope_head_dim": 3, "v_head_dim": 8,
+      "rope": {"layout": "interleaved"}})");
+  CHECK(error_of(mla) ==
+        "cfg.json: qk_rope_head_dim (3) must be even for rope.layout 'interleaved'");
+  mla.erase("v_head_dim");
+  CHECK(error_of(mla) == "cfg.json: missing required field 'v_head_dim' for attention 'mla'");
+
+  CHECK_THAT(error_of(json::array()), Catch::Contains("must be a JSON object"));
+}
+
+TEST_CASE("unknown presets and missing files are reported by name") {
+  CHECK_THROWS_WITH(load_preset("llama-9"), Catch::Contains("unknown preset 'llama-9'"));
+  CHECK_THROWS_WITH(resolve_model("no/such/file.json"),
+                    Catch::Contains("no/such/file.json: no such layer-config file"));
+}
+
+TEST_CASE("config JSON round trip") {
+  for (const std::string& name : preset_names("")) {
+    const LayerConfig a = load_preset(name);
+    const LayerConfig b = parse_layer_config(layer_config_to_json(a), "round trip");
+    CHECK(layer_config_to_json(a) == layer_config_to_json(b));
+  }
+}

@@ -1,0 +1,119 @@
+// Weight lists and cache layouts of every variant; see variant_spec.h.
+#include "variants/variant_spec.h"
+
+#include "core/error.h"
+
+namespace attnlab {
+
+const char* to_string(ImplForm form) {
+  switch (form) {
+    case ImplForm::standard:
+      return "standard";
+    case ImplForm::naive:
+      return "naive";
+    case ImplForm::absorb:
+      return "absorb";
+  }
+  return "?";
+}
+
+ImplForm parse_impl_form(const std::string& text) {
+  if (text == "standard") return ImplForm::standard;
+  if (text == "naive") return ImplForm::naive;
+  if (text == "absorb") return ImplForm::absorb;
+  throw Error("impl '" + text + "' is not one of standard, naive, absorb");
+}
+
+std::vector<ImplForm> impl_forms_for(const LayerConfig& config) {
+  if (config.is_mla()) return {ImplForm::naive, ImplForm::absorb};
+  return {ImplForm::standard};
+}
+
+bool form_supported(const LayerConfig& config, ImplForm form) {
+  for (ImplForm f : impl_forms_for(config))
+    if (f == form) return true;
+  return false;
+}
+
+std::vector<std::string> projection_names(const LayerConfig& config) {
+  if (!config.is_mla()) return {"q_proj", "k_proj", "v_proj", "o_proj"};
+  if (config.q_lora_rank == 0) return {"q_proj", "kv_a_proj_with_mqa", "kv_b_proj", "o_proj"};
+  return {"q_a_proj", "q_b_proj", "kv_a_proj_with_mqa", "kv_b_proj", "o_proj"};
+}
+
+namespace {
+
+void add_linear(std::vector<WeightSpec>& specs, const LayerConfig& config, const std::string& name,
+                int64_t out_features, int64_t in_features) {
+  specs.push_back({name + ".weight", {out_features, in_features}, WeightRole::linear_weight});
+  if (config.has_bias(name))
+    specs.push_back({name + ".bias", {out_features}, WeightRole::linear_bias});
+}
+
+}  // namespace
+
+std::vector<WeightSpec> weight_specs(const LayerConfig& c) {
+  std::vector<WeightSpec> specs;
+  const int64_t h = c.n_heads;
+  if (!c.is_mla()) {
+    const int64_t d = c.head_dim;
+    add_linear(specs, c, "q_proj", h * d, c.hidden_size);
+    add_linear(specs, c, "k_proj", c.n_kv_heads * d, c.hidden_size);
+    add_linear(specs, c, "v_proj", c.n_kv_heads * d, c.hidden_size);
+    add_linear(specs, c, "o_proj", c.hidden_size, h * d);
+    return specs;
+  }
+  const int64_t qk = c.qk_head_dim();
+  if (c.q_lora_rank == 0) {
+    add_linear(specs, c, "q_proj", h * qk, c.hidden_size);
+  } else {
+    add_linear(specs, c, "q_a_proj", c.q_lora_rank, c.hidden_size);
+    specs.push_back({"q_a_layernorm.weight", {c.q_lora_rank}, WeightRole::norm_weight});
+    add_linear(specs, c, "q_b_proj", h * qk, c.q_lora_rank);
+  }
+  add_linear(specs, c, "kv_a_proj_with_mqa", c.kv_lora_rank + c.qk_rope_head_dim, c.hidden_size);
+  specs.push_back({"kv_a_layernorm.weight", {c.kv_lora_rank}, WeightRole::norm_weight});
+  add_linear(specs, c, "kv_b_proj", h * (c.qk_nope_head_dim + c.v_head_dim), c.kv_lora_rank);
+  add_linear(specs, c, "o_proj", c.hidden_size, h * c.v_head_dim);
+  return specs;
+}
+
+std::vector<CachePart> cache_layout(const LayerConfig& c, ImplForm form) {
+  switch (form) {
+    case ImplForm::standard:
+      return {{"k", {c.n_kv_heads, c.head_dim}}, {"v", {c.n_kv_heads, c.head_dim}}};
+    case ImplForm::naive:
+      return {{"k", {c.n_heads, c.qk_head_dim()}}, {"v", {c.n_heads, c.v_head_dim}}};
+    case ImplForm::absorb:
+      return {{"latent", {c.kv_lora_rank}}, {"rope_key", {c.qk_rope_head_dim}}};
+  }
+  return {};
+}
+
+int64_t kv_elements_per_token_layer(const LayerConfig& config, ImplForm form) {
+  int64_t total = 0;
+  for (const CachePart& part : cache_layout(config, form)) total += part.elements();
+  return total;
+}
+
+int64_t mha_baseline_elements_per_token_layer(const LayerConfig& c) {
+  const int64_t d_h = c.is_mla() ? c.qk_nope_head_dim : c.head_dim;
+  return 2 * c.n_heads * d_h;
+}
+
+KvFigures kv_figures(const LayerConfig& config, ImplForm form, int64_t context, int64_t batch,
+                     double bytes_per_element) {
+  KvFigures f;
+  f.elements_per_token_layer = kv_elements_per_token_layer(config, form);
+  f.elements_per_token = f.elements_per_token_layer * config.n_layers;
+  f.bytes_per_token_layer = static_cast<double>(f.elements_per_token_layer) * bytes_per_element;
+  f.bytes_per_token = static_cast<double>(f.elements_per_token) * bytes_per_element;
+  f.bytes_at_context =
+      f.bytes_per_token * static_cast<double>(context) * static_cast<double>(batch);
+  f.mha_elements_per_token_layer = mha_baseline_elements_per_token_layer(config);
+  f.fraction_of_mha = static_cast<double>(f.elements_per_token_layer) /
+                      static_cast<double>(f.mha_elements_per_token_layer);
+  return f;
+}
+
+}  // namespace attnlab

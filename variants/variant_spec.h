@@ -1,0 +1,65 @@
+// What each attention variant *is*, independent of how it runs: the projections and weight
+// tensors it owns (Hugging Face names and shapes), the KV-cache layout of each implementation
+// form, and the analytic cache size (DeepSeek-V2 paper, Table 1). The reference, the kernels,
+// the safetensors loader and `attnlab kv` all read their shapes from here.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/layer_config.h"
+#include "core/tensor.h"
+
+namespace attnlab {
+
+// How an implementation computes and caches. MHA/GQA/MQA have one form (standard); MLA has
+// naive (up-project the latent to full per-head K/V, cache K and V) and absorb (fold W_UK into
+// the query and W_UV into the output, cache the normalised latent plus the rope key).
+enum class ImplForm { standard, naive, absorb };
+const char* to_string(ImplForm form);
+ImplForm parse_impl_form(const std::string& text);  // throws attnlab::Error
+// The forms a config supports: {standard} for MHA/GQA/MQA, {naive, absorb} for MLA.
+std::vector<ImplForm> impl_forms_for(const LayerConfig& config);
+bool form_supported(const LayerConfig& config, ImplForm form);
+
+enum class WeightRole { linear_weight, linear_bias, norm_weight };
+
+struct WeightSpec {
+  std::string name;  // Hugging Face name without prefix, e.g. "q_proj.weight"
+  Shape shape;       // linear weights are [out_features, in_features]
+  WeightRole role;
+};
+
+// The projections of a variant, in forward order (Hugging Face names, e.g. "kv_b_proj").
+std::vector<std::string> projection_names(const LayerConfig& config);
+// Every tensor a layer of this config owns, biases only where config.biases says so.
+std::vector<WeightSpec> weight_specs(const LayerConfig& config);
+
+// One named part of a KV cache, per token per layer (e.g. "k" with n_kv*d elements).
+struct CachePart {
+  std::string name;
+  Shape per_token_shape;  // e.g. {n_kv_heads, head_dim}
+  int64_t elements() const { return shape_numel(per_token_shape); }
+};
+std::vector<CachePart> cache_layout(const LayerConfig& config, ImplForm form);
+// Cached elements per token per layer of the given form (sum over cache_layout).
+int64_t kv_elements_per_token_layer(const LayerConfig& config, ImplForm form);
+// The MHA baseline with the same heads: 2 * n_heads * d_h, d_h = head_dim (MLA: qk_nope_head_dim,
+// the paper's d_h). DeepSeek-V2 Table 1 compares every variant against this.
+int64_t mha_baseline_elements_per_token_layer(const LayerConfig& config);
+
+// KV-cache figures of one implementation form of a model, as `attnlab kv` prints them.
+struct KvFigures {
+  int64_t elements_per_token_layer = 0;
+  int64_t elements_per_token = 0;  // whole model: x n_layers
+  double bytes_per_token_layer = 0;
+  double bytes_per_token = 0;
+  double bytes_at_context = 0;  // whole model, x context x batch
+  int64_t mha_elements_per_token_layer = 0;
+  double fraction_of_mha = 0;  // elements_per_token_layer / MHA baseline
+};
+KvFigures kv_figures(const LayerConfig& config, ImplForm form, int64_t context, int64_t batch,
+                     double bytes_per_element);
+
+}  // namespace attnlab

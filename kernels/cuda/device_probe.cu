@@ -3,6 +3,7 @@
 #include <cuda_runtime.h>
 
 #include <cstdio>
+#include <string>
 
 #include "kernels/cuda/device_probe.h"
 
@@ -23,10 +24,11 @@ DeviceProbe probe_devices() {
   for (int i = 0; i < count; ++i) {
     cudaDeviceProp prop{};
     if (cudaGetDeviceProperties(&prop, i) != cudaSuccess) continue;
-    char line[256];
-    std::snprintf(line, sizeof line, "%s, sm_%d%d, %.1f GiB", prop.name, prop.major, prop.minor,
+    char memory[32];
+    std::snprintf(memory, sizeof memory, "%.1f GiB",
                   static_cast<double>(prop.totalGlobalMem) / (1u << 30));
-    probe.devices.emplace_back(line);
+    probe.devices.push_back(std::string(prop.name) + ", sm_" + std::to_string(prop.major) +
+                            std::to_string(prop.minor) + ", " + memory);
   }
   return probe;
 }

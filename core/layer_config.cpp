@@ -21,8 +21,8 @@ namespace {
 constexpr int64_t kMaxDim = int64_t{1} << 24;
 
 const char* kMhaOnlyFields[] = {"n_kv_heads", "head_dim"};
-const char* kMlaOnlyFields[] = {"q_lora_rank", "kv_lora_rank", "qk_nope_head_dim",
-                                "qk_rope_head_dim", "v_head_dim"};
+const char* kMlaOnlyFields[] = {"q_lora_rank",      "kv_lora_rank", "qk_nope_head_dim",
+                                "qk_rope_head_dim", "v_head_dim",   "latent_norms"};
 
 [[noreturn]] void fail(const std::string& origin, const std::string& message) {
   throw Error(origin + ": " + message);
@@ -161,12 +161,24 @@ void validate_layer_config(const LayerConfig& c, const std::string& origin) {
 
 LayerConfig parse_layer_config(const json& j, const std::string& origin) {
   if (!j.is_object()) fail(origin, "a layer config must be a JSON object");
-  static const std::set<std::string> known = {
-      "name",         "attention",        "hidden_size",      "n_heads",
-      "n_layers",     "n_kv_heads",       "head_dim",         "q_lora_rank",
-      "kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim",
-      "rope",         "rms_norm_eps",     "biases",           "softmax_scale",
-      "source"};
+  static const std::set<std::string> known = {"name",
+                                              "attention",
+                                              "hidden_size",
+                                              "n_heads",
+                                              "n_layers",
+                                              "n_kv_heads",
+                                              "head_dim",
+                                              "q_lora_rank",
+                                              "kv_lora_rank",
+                                              "qk_nope_head_dim",
+                                              "qk_rope_head_dim",
+                                              "v_head_dim",
+                                              "latent_norms",
+                                              "rope",
+                                              "rms_norm_eps",
+                                              "biases",
+                                              "softmax_scale",
+                                              "source"};
   for (auto it = j.begin(); it != j.end(); ++it)
     if (!known.count(it.key())) fail(origin, "unknown field '" + it.key() + "'");
   for (const char* field : {"attention", "hidden_size", "n_heads"})
@@ -192,6 +204,11 @@ LayerConfig parse_layer_config(const json& j, const std::string& origin) {
     c.qk_nope_head_dim = get_int(j, "qk_nope_head_dim", origin);
     c.qk_rope_head_dim = get_int(j, "qk_rope_head_dim", origin);
     c.v_head_dim = get_int(j, "v_head_dim", origin);
+    if (j.contains("latent_norms")) {
+      if (!j["latent_norms"].is_boolean())
+        fail(origin, "latent_norms must be true or false, got " + j["latent_norms"].dump());
+      c.latent_norms = j["latent_norms"].get<bool>();
+    }
   } else {
     for (const char* field : kMlaOnlyFields)
       if (j.contains(field))
@@ -266,6 +283,7 @@ json layer_config_to_json(const LayerConfig& c) {
     j["qk_nope_head_dim"] = c.qk_nope_head_dim;
     j["qk_rope_head_dim"] = c.qk_rope_head_dim;
     j["v_head_dim"] = c.v_head_dim;
+    j["latent_norms"] = c.latent_norms;
   } else {
     j["n_kv_heads"] = c.n_kv_heads;
     j["head_dim"] = c.head_dim;

@@ -41,6 +41,10 @@ struct LayerConfig {
   int64_t qk_nope_head_dim = 0;
   int64_t qk_rope_head_dim = 0;
   int64_t v_head_dim = 0;
+  // MLA: normalise the latents with q_a_layernorm / kv_a_layernorm (RMSNorm), as DeepSeek does.
+  // false gives a plain low-rank factorisation, the form GQA->MLA conversions (TransMLA)
+  // produce; it makes MLA exactly comparable with GQA/MHA in the property tests.
+  bool latent_norms = true;
 
   RopeLayout rope_layout = RopeLayout::none;
   double rope_theta = 10000.0;

@@ -36,7 +36,9 @@ MlaQuery mla_query(const LayerConfig& config, const Weights& weights,
   } else {
     const std::vector<double> q_a = project(config, weights, "q_a_proj", x_row);
     const std::vector<double> q_a_normed =
-        rms_norm(q_a, weights.get("q_a_layernorm.weight"), config.rms_norm_eps);
+        config.latent_norms
+            ? rms_norm(q_a, weights.get("q_a_layernorm.weight"), config.rms_norm_eps)
+            : q_a;
     q = project(config, weights, "q_b_proj", q_a_normed);
   }
   const int64_t d_nope = config.qk_nope_head_dim, d_rope = config.qk_rope_head_dim;
@@ -55,8 +57,9 @@ MlaLatent mla_latent(const LayerConfig& config, const Weights& weights,
   const int64_t d_c = config.kv_lora_rank, d_rope = config.qk_rope_head_dim;
   const std::vector<double> kv_a = project(config, weights, "kv_a_proj_with_mqa", x_row);
   MlaLatent latent;
-  latent.c =
-      rms_norm(slice(kv_a, 0, d_c), weights.get("kv_a_layernorm.weight"), config.rms_norm_eps);
+  latent.c = slice(kv_a, 0, d_c);
+  if (config.latent_norms)
+    latent.c = rms_norm(latent.c, weights.get("kv_a_layernorm.weight"), config.rms_norm_eps);
   latent.k_rope = slice(kv_a, d_c, d_rope);
   apply_rope(latent.k_rope.data(), d_rope, position, config.rope_layout, config.rope_theta);
   return latent;

@@ -68,11 +68,13 @@ std::vector<WeightSpec> weight_specs(const LayerConfig& c) {
     add_linear(specs, c, "q_proj", h * qk, c.hidden_size);
   } else {
     add_linear(specs, c, "q_a_proj", c.q_lora_rank, c.hidden_size);
-    specs.push_back({"q_a_layernorm.weight", {c.q_lora_rank}, WeightRole::norm_weight});
+    if (c.latent_norms)
+      specs.push_back({"q_a_layernorm.weight", {c.q_lora_rank}, WeightRole::norm_weight});
     add_linear(specs, c, "q_b_proj", h * qk, c.q_lora_rank);
   }
   add_linear(specs, c, "kv_a_proj_with_mqa", c.kv_lora_rank + c.qk_rope_head_dim, c.hidden_size);
-  specs.push_back({"kv_a_layernorm.weight", {c.kv_lora_rank}, WeightRole::norm_weight});
+  if (c.latent_norms)
+    specs.push_back({"kv_a_layernorm.weight", {c.kv_lora_rank}, WeightRole::norm_weight});
   add_linear(specs, c, "kv_b_proj", h * (c.qk_nope_head_dim + c.v_head_dim), c.kv_lora_rank);
   add_linear(specs, c, "o_proj", c.hidden_size, h * c.v_head_dim);
   return specs;

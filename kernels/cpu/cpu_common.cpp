@@ -153,4 +153,29 @@ void check_forward(const PlainCache& cache, const std::string& owner, int64_t ba
                 std::to_string(seq) + " new > capacity " + std::to_string(cache.capacity()));
 }
 
+float softmax_scale(const LayerConfig& config, Fault fault) {
+  if (fault == Fault::softmax_scale) return 1.0f / static_cast<float>(config.qk_head_dim());
+  return static_cast<float>(config.scale());
+}
+
+RopeLayout rope_layout(const LayerConfig& config, Fault fault) {
+  if (fault != Fault::rope_pairs || config.rope_layout == RopeLayout::none)
+    return config.rope_layout;
+  return config.rope_layout == RopeLayout::interleaved ? RopeLayout::half_split
+                                                       : RopeLayout::interleaved;
+}
+
+int64_t visible_keys(int64_t length, int64_t s, int64_t seq, Fault fault) {
+  if (fault == Fault::causal_off_by_one) return std::min(length + s + 2, length + seq);
+  return length + s + 1;
+}
+
+int64_t write_slot(int64_t length, int64_t s, Fault fault) {
+  return fault == Fault::cache_offset_ignored ? s : length + s;
+}
+
+int64_t output_head(int64_t h, int64_t n_heads, Fault fault) {
+  return fault == Fault::heads_permuted ? (h + 1) % n_heads : h;
+}
+
 }  // namespace attnlab::cpu

@@ -13,6 +13,7 @@
 #include "core/attention.h"
 #include "core/layer_config.h"
 #include "core/weights.h"
+#include "kernels/cpu/cpu_plain_attention.h"
 
 namespace attnlab::cpu {
 
@@ -54,6 +55,17 @@ void apply_rope(float* v, const RopeAngles& angles, RopeLayout layout);
 // exp(score - max) on return. Returns the normaliser sum; *lse (when non-null) gets
 // max + log(sum).
 float softmax_in_place(float* scores, int64_t n_keys, float* lse);
+
+// The places where a Fault (cpu_plain_attention.h) changes the math; each returns the correct
+// value for Fault::none.
+float softmax_scale(const LayerConfig& config, Fault fault);
+RopeLayout rope_layout(const LayerConfig& config, Fault fault);
+// Keys visible to new token s of a forward that appends `seq` tokens to `length` cached ones.
+int64_t visible_keys(int64_t length, int64_t s, int64_t seq, Fault fault);
+// Cache slot that new token s is written to.
+int64_t write_slot(int64_t length, int64_t s, Fault fault);
+// Head slot that head h's attention output is written to before o_proj.
+int64_t output_head(int64_t h, int64_t n_heads, Fault fault);
 
 // Dot product of two fp32 vectors of length n.
 float dot(const float* a, const float* b, int64_t n);

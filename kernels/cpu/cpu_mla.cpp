@@ -38,16 +38,17 @@ struct MlaInputs {
 
 class MlaFrontEnd {
  public:
-  MlaFrontEnd(const LayerConfig& config, const Weights& weights) : config_(config) {
+  MlaFrontEnd(const LayerConfig& config, const Weights& weights, Fault fault)
+      : config_(config), fault_(fault) {
     if (config.q_lora_rank == 0) {
       q_proj_ = Linear::load(config, weights, "q_proj");
     } else {
       q_a_proj_ = Linear::load(config, weights, "q_a_proj");
-      q_a_norm_ = to_float(weights.get("q_a_layernorm.weight"));
+      if (config.latent_norms) q_a_norm_ = to_float(weights.get("q_a_layernorm.weight"));
       q_b_proj_ = Linear::load(config, weights, "q_b_proj");
     }
     kv_a_proj_ = Linear::load(config, weights, "kv_a_proj_with_mqa");
-    kv_a_norm_ = to_float(weights.get("kv_a_layernorm.weight"));
+    if (config.latent_norms) kv_a_norm_ = to_float(weights.get("kv_a_layernorm.weight"));
   }
 
   MlaInputs project(const float* x, const int64_t* positions, int64_t rows) const {
@@ -68,7 +69,8 @@ class MlaFrontEnd {
     const int64_t rank = config_.q_lora_rank;
     std::vector<float> q_a(rows * rank);
     q_a_proj_.apply(x, rows, q_a.data());
-    rms_norm_rows(q_a.data(), rows, rank, rank, q_a_norm_, config_.rms_norm_eps);
+    if (config_.latent_norms)
+      rms_norm_rows(q_a.data(), rows, rank, rank, q_a_norm_, config_.rms_norm_eps);
     q_b_proj_.apply(q_a.data(), rows, q.data());
     return q;
   }
@@ -78,7 +80,8 @@ class MlaFrontEnd {
     const int64_t d_c = config_.kv_lora_rank, d_r = config_.qk_rope_head_dim;
     std::vector<float> kv_a(rows * (d_c + d_r));
     kv_a_proj_.apply(x, rows, kv_a.data());
-    rms_norm_rows(kv_a.data(), rows, d_c, d_c + d_r, kv_a_norm_, config_.rms_norm_eps);
+    if (config_.latent_norms)
+      rms_norm_rows(kv_a.data(), rows, d_c, d_c + d_r, kv_a_norm_, config_.rms_norm_eps);
     in.latent.resize(rows * d_c);
     in.rope_key.resize(rows * d_r);
     for (int64_t r = 0; r < rows; ++r) {
@@ -89,19 +92,20 @@ class MlaFrontEnd {
   }
 
   void rope_queries_and_key(const int64_t* positions, int64_t rows, MlaInputs& in) const {
-    if (config_.rope_layout == RopeLayout::none) return;
+    const RopeLayout layout = rope_layout(config_, fault_);
+    if (layout == RopeLayout::none) return;
     const int64_t d_nope = config_.qk_nope_head_dim, d_r = config_.qk_rope_head_dim;
     const int64_t qk = config_.qk_head_dim();
     for (int64_t r = 0; r < rows; ++r) {
       const RopeAngles angles(positions[r], d_r, config_.rope_theta);
       for (int64_t h = 0; h < config_.n_heads; ++h)
-        apply_rope(in.q.data() + (r * config_.n_heads + h) * qk + d_nope, angles,
-                   config_.rope_layout);
-      apply_rope(in.rope_key.data() + r * d_r, angles, config_.rope_layout);
+        apply_rope(in.q.data() + (r * config_.n_heads + h) * qk + d_nope, angles, layout);
+      apply_rope(in.rope_key.data() + r * d_r, angles, layout);
     }
   }
 
   LayerConfig config_;
+  Fault fault_;
   Linear q_proj_, q_a_proj_, q_b_proj_, kv_a_proj_;
   std::vector<float> q_a_norm_, kv_a_norm_;
 };
@@ -118,9 +122,10 @@ class NaiveCache final : public PlainCache {
 
 class MlaNaiveAttention final : public Attention {
  public:
-  MlaNaiveAttention(const LayerConfig& config, const Weights& weights)
+  MlaNaiveAttention(const LayerConfig& config, const Weights& weights, Fault fault)
       : config_(config),
-        front_(config, weights),
+        fault_(fault),
+        front_(config, weights, fault),
         kv_b_proj_(Linear::load(config, weights, "kv_b_proj")),
         o_proj_(Linear::load(config, weights, "o_proj")),
         owner_("cpu mla naive attention, " + std::to_string(config.n_heads) + " heads, k " +
@@ -157,7 +162,7 @@ class MlaNaiveAttention final : public Attention {
     kv_b_proj_.apply(in.latent.data(), batch * seq, up.data());
     for (int64_t b = 0; b < batch; ++b) {
       for (int64_t s = 0; s < seq; ++s) {
-        const int64_t row = b * seq + s, slot = kv.length() + s;
+        const int64_t row = b * seq + s, slot = write_slot(kv.length(), s, fault_);
         float* keys = kv.slot(kNaiveKeys, b, slot);
         float* values = kv.slot(kNaiveValues, b, slot);
         for (int64_t h = 0; h < n_heads; ++h) {
@@ -174,27 +179,29 @@ class MlaNaiveAttention final : public Attention {
               float* lse) const {
     const int64_t n_heads = config_.n_heads, qk = config_.qk_head_dim();
     const int64_t d_v = config_.v_head_dim, length = kv.length();
-    const float scale = static_cast<float>(config_.scale());
+    const float scale = softmax_scale(config_, fault_);
 #pragma omp parallel for collapse(2) schedule(static)
     for (int64_t b = 0; b < batch; ++b) {
       for (int64_t h = 0; h < n_heads; ++h) {
         std::vector<float> scores(length + seq);
         for (int64_t s = 0; s < seq; ++s) {
           const int64_t row_head = (b * seq + s) * n_heads + h;
+          const int64_t out_head = (b * seq + s) * n_heads + output_head(h, n_heads, fault_);
           const float* q_head = q + row_head * qk;
           attend_one_query(
-              length + s + 1,
+              visible_keys(length, s, seq, fault_),
               [&](int64_t t) {
                 return dot(q_head, kv.slot(kNaiveKeys, b, t) + h * qk, qk) * scale;
               },
               [&](int64_t t) { return kv.slot(kNaiveValues, b, t) + h * d_v; }, d_v, scores.data(),
-              heads + row_head * d_v, lse != nullptr ? lse + row_head : nullptr);
+              heads + out_head * d_v, lse != nullptr ? lse + row_head : nullptr);
         }
       }
     }
   }
 
   LayerConfig config_;
+  Fault fault_;
   MlaFrontEnd front_;
   Linear kv_b_proj_, o_proj_;
   std::string owner_;
@@ -237,9 +244,10 @@ std::vector<AbsorbedHead> split_kv_b_per_head(const LayerConfig& config, const W
 
 class MlaAbsorbAttention final : public Attention {
  public:
-  MlaAbsorbAttention(const LayerConfig& config, const Weights& weights)
+  MlaAbsorbAttention(const LayerConfig& config, const Weights& weights, Fault fault)
       : config_(config),
-        front_(config, weights),
+        fault_(fault),
+        front_(config, weights, fault),
         heads_(split_kv_b_per_head(config, weights)),
         o_proj_(Linear::load(config, weights, "o_proj")),
         owner_("cpu mla absorb attention, latent " + std::to_string(config.kv_lora_rank) +
@@ -275,7 +283,7 @@ class MlaAbsorbAttention final : public Attention {
     const int64_t d_c = config_.kv_lora_rank, d_r = config_.qk_rope_head_dim;
     for (int64_t b = 0; b < batch; ++b) {
       for (int64_t s = 0; s < seq; ++s) {
-        const int64_t row = b * seq + s, slot = kv.length() + s;
+        const int64_t row = b * seq + s, slot = write_slot(kv.length(), s, fault_);
         std::copy_n(in.latent.data() + row * d_c, d_c, kv.slot(kLatent, b, slot));
         std::copy_n(in.rope_key.data() + row * d_r, d_r, kv.slot(kRopeKey, b, slot));
       }
@@ -306,13 +314,14 @@ class MlaAbsorbAttention final : public Attention {
     const int64_t n_heads = config_.n_heads, d_c = config_.kv_lora_rank;
     const int64_t d_nope = config_.qk_nope_head_dim, d_r = config_.qk_rope_head_dim;
     const int64_t qk = d_nope + d_r, length = kv.length();
-    const float scale = static_cast<float>(config_.scale());
+    const float scale = softmax_scale(config_, fault_);
 #pragma omp parallel for collapse(2) schedule(static)
     for (int64_t b = 0; b < batch; ++b) {
       for (int64_t h = 0; h < n_heads; ++h) {
         std::vector<float> scores(length + seq);
         for (int64_t s = 0; s < seq; ++s) {
           const int64_t row_head = (b * seq + s) * n_heads + h;
+          const int64_t out_head = (b * seq + s) * n_heads + output_head(h, n_heads, fault_);
           const float* q_latent = q_abs + row_head * d_c;
           const float* q_rope = q + row_head * qk + d_nope;
           const float bias_score = key_bias_score[row_head];
@@ -322,9 +331,9 @@ class MlaAbsorbAttention final : public Attention {
                    scale;
           };
           attend_one_query(
-              length + s + 1, score_of, [&](int64_t t) { return kv.slot(kLatent, b, t); }, d_c,
-              scores.data(), latent_heads + row_head * d_c,
-              lse != nullptr ? lse + row_head : nullptr);
+              visible_keys(length, s, seq, fault_), score_of,
+              [&](int64_t t) { return kv.slot(kLatent, b, t); }, d_c, scores.data(),
+              latent_heads + out_head * d_c, lse != nullptr ? lse + row_head : nullptr);
         }
       }
     }
@@ -340,12 +349,13 @@ class MlaAbsorbAttention final : public Attention {
       Eigen::Map<const RowMatrix> w_uv(heads_[h].w_uv.data(), d_v, d_c);
       StridedBlock values(heads + h * d_v, rows, d_v, Eigen::OuterStride<>(n_heads * d_v));
       values.noalias() = latent * w_uv.transpose();
-      if (!heads_[h].b_uv.empty())
+      if (!heads_[h].b_uv.empty() && fault_ != Fault::value_bias_unfolded)
         values.rowwise() += Eigen::Map<const Eigen::RowVectorXf>(heads_[h].b_uv.data(), d_v);
     }
   }
 
   LayerConfig config_;
+  Fault fault_;
   MlaFrontEnd front_;
   std::vector<AbsorbedHead> heads_;
   Linear o_proj_;
@@ -355,13 +365,13 @@ class MlaAbsorbAttention final : public Attention {
 }  // namespace
 
 std::unique_ptr<Attention> make_mla_naive_attention(const LayerConfig& config,
-                                                    const Weights& weights) {
-  return std::make_unique<MlaNaiveAttention>(config, weights);
+                                                    const Weights& weights, Fault fault) {
+  return std::make_unique<MlaNaiveAttention>(config, weights, fault);
 }
 
 std::unique_ptr<Attention> make_mla_absorb_attention(const LayerConfig& config,
-                                                     const Weights& weights) {
-  return std::make_unique<MlaAbsorbAttention>(config, weights);
+                                                     const Weights& weights, Fault fault) {
+  return std::make_unique<MlaAbsorbAttention>(config, weights, fault);
 }
 
 }  // namespace attnlab::cpu

@@ -10,8 +10,33 @@
 
 namespace attnlab::cpu {
 
+const char* to_string(Fault fault) {
+  switch (fault) {
+    case Fault::none:
+      return "none";
+    case Fault::softmax_scale:
+      return "softmax_scale";
+    case Fault::rope_pairs:
+      return "rope_pairs";
+    case Fault::causal_off_by_one:
+      return "causal_off_by_one";
+    case Fault::value_bias_unfolded:
+      return "value_bias_unfolded";
+    case Fault::heads_permuted:
+      return "heads_permuted";
+    case Fault::cache_offset_ignored:
+      return "cache_offset_ignored";
+  }
+  return "?";
+}
+
+std::vector<Fault> all_faults() {
+  return {Fault::softmax_scale,       Fault::rope_pairs,     Fault::causal_off_by_one,
+          Fault::value_bias_unfolded, Fault::heads_permuted, Fault::cache_offset_ignored};
+}
+
 std::unique_ptr<Attention> make_plain_attention(const LayerConfig& config, const Weights& weights,
-                                                ImplForm form) {
+                                                ImplForm form, Fault fault) {
   if (!form_supported(config, form))
     throw Error("impl '" + std::string(to_string(form)) + "' does not apply to " +
                 to_string(config.attention) + " layer '" + config.name + "'");
@@ -19,11 +44,11 @@ std::unique_ptr<Attention> make_plain_attention(const LayerConfig& config, const
   check_weight_shapes(config, weights);
   switch (form) {
     case ImplForm::standard:
-      return make_standard_attention(config, weights);
+      return make_standard_attention(config, weights, fault);
     case ImplForm::naive:
-      return make_mla_naive_attention(config, weights);
+      return make_mla_naive_attention(config, weights, fault);
     case ImplForm::absorb:
-      return make_mla_absorb_attention(config, weights);
+      return make_mla_absorb_attention(config, weights, fault);
   }
   throw Error("unknown impl form");
 }

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <memory>
+#include <vector>
 
 #include "core/attention.h"
 #include "core/layer_config.h"
@@ -15,8 +16,23 @@
 
 namespace attnlab::cpu {
 
+// Deliberate bugs, for the verification gate's own tests only (tests/test_verify_gate.cpp,
+// props/): each reproduces a classic attention mistake at the place in these kernels where it
+// would be made, so the tests can show that `attnlab verify` and the properties catch it.
+enum class Fault {
+  none,
+  softmax_scale,         // scores divided by d instead of sqrt(d)
+  rope_pairs,            // RoPE rotates the other layout's pairs
+  causal_off_by_one,     // a query also sees the next token (prefill only)
+  value_bias_unfolded,   // MLA absorb drops kv_b_proj's value bias (seed 002's mistake)
+  heads_permuted,        // head h's output lands in head h+1's slot before o_proj
+  cache_offset_ignored,  // new tokens written at slot s instead of length + s (decode only)
+};
+const char* to_string(Fault fault);
+std::vector<Fault> all_faults();  // every fault except none
+
 // Throws attnlab::Error if `form` does not apply to the config (e.g. absorb for GQA).
 std::unique_ptr<Attention> make_plain_attention(const LayerConfig& config, const Weights& weights,
-                                                ImplForm form);
+                                                ImplForm form, Fault fault = Fault::none);
 
 }  // namespace attnlab::cpu

@@ -22,8 +22,9 @@ class StandardCache final : public PlainCache {
 
 class StandardAttention final : public Attention {
  public:
-  StandardAttention(const LayerConfig& config, const Weights& weights)
+  StandardAttention(const LayerConfig& config, const Weights& weights, Fault fault)
       : config_(config),
+        fault_(fault),
         q_proj_(Linear::load(config, weights, "q_proj")),
         k_proj_(Linear::load(config, weights, "k_proj")),
         v_proj_(Linear::load(config, weights, "v_proj")),
@@ -66,7 +67,7 @@ class StandardAttention final : public Attention {
         const int64_t row = b * seq + s;
         rope_heads(q + row * config_.n_heads * d, config_.n_heads, positions[row]);
         rope_heads(k.data() + row * kv_width, config_.n_kv_heads, positions[row]);
-        const int64_t slot = kv.length() + s;
+        const int64_t slot = write_slot(kv.length(), s, fault_);
         std::copy_n(k.data() + row * kv_width, kv_width, kv.slot(kKeys, b, slot));
         std::copy_n(v.data() + row * kv_width, kv_width, kv.slot(kValues, b, slot));
       }
@@ -75,10 +76,10 @@ class StandardAttention final : public Attention {
 
   // RoPE on `n_heads` consecutive head vectors of width head_dim, all at `position`.
   void rope_heads(float* heads, int64_t n_heads, int64_t position) const {
-    if (config_.rope_layout == RopeLayout::none) return;
+    const RopeLayout layout = rope_layout(config_, fault_);
+    if (layout == RopeLayout::none) return;
     const RopeAngles angles(position, config_.head_dim, config_.rope_theta);
-    for (int64_t h = 0; h < n_heads; ++h)
-      apply_rope(heads + h * config_.head_dim, angles, config_.rope_layout);
+    for (int64_t h = 0; h < n_heads; ++h) apply_rope(heads + h * config_.head_dim, angles, layout);
   }
 
   // heads [rows, H, d]: each new token's attention over the cache up to and including itself.
@@ -87,7 +88,7 @@ class StandardAttention final : public Attention {
     const int64_t n_heads = config_.n_heads, d = config_.head_dim;
     const int64_t group = n_heads / config_.n_kv_heads;
     const int64_t length = kv.length();
-    const float scale = static_cast<float>(config_.scale());
+    const float scale = softmax_scale(config_, fault_);
 #pragma omp parallel for collapse(2) schedule(static)
     for (int64_t b = 0; b < batch; ++b) {
       for (int64_t h = 0; h < n_heads; ++h) {
@@ -95,18 +96,20 @@ class StandardAttention final : public Attention {
         std::vector<float> scores(length + seq);
         for (int64_t s = 0; s < seq; ++s) {
           const int64_t row_head = (b * seq + s) * n_heads + h;
+          const int64_t out_head = (b * seq + s) * n_heads + output_head(h, n_heads, fault_);
           const float* q_head = q + row_head * d;
           attend_one_query(
-              length + s + 1,
+              visible_keys(length, s, seq, fault_),
               [&](int64_t t) { return dot(q_head, kv.slot(kKeys, b, t) + kv_offset, d) * scale; },
               [&](int64_t t) { return kv.slot(kValues, b, t) + kv_offset; }, d, scores.data(),
-              heads + row_head * d, lse != nullptr ? lse + row_head : nullptr);
+              heads + out_head * d, lse != nullptr ? lse + row_head : nullptr);
         }
       }
     }
   }
 
   LayerConfig config_;
+  Fault fault_;
   Linear q_proj_, k_proj_, v_proj_, o_proj_;
   std::string owner_;
 };
@@ -114,8 +117,8 @@ class StandardAttention final : public Attention {
 }  // namespace
 
 std::unique_ptr<Attention> make_standard_attention(const LayerConfig& config,
-                                                   const Weights& weights) {
-  return std::make_unique<StandardAttention>(config, weights);
+                                                   const Weights& weights, Fault fault) {
+  return std::make_unique<StandardAttention>(config, weights, fault);
 }
 
 }  // namespace attnlab::cpu

@@ -100,7 +100,8 @@ class MlaFrontEnd {
       const RopeAngles angles(positions[r], d_r, config_.rope_theta);
       for (int64_t h = 0; h < config_.n_heads; ++h)
         apply_rope(in.q.data() + (r * config_.n_heads + h) * qk + d_nope, angles, layout);
-      apply_rope(in.rope_key.data() + r * d_r, angles, layout);
+      if (fault_ != Fault::rope_query_only)
+        apply_rope(in.rope_key.data() + r * d_r, angles, layout);
     }
   }
 

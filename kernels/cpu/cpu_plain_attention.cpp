@@ -18,6 +18,8 @@ const char* to_string(Fault fault) {
       return "softmax_scale";
     case Fault::rope_pairs:
       return "rope_pairs";
+    case Fault::rope_query_only:
+      return "rope_query_only";
     case Fault::causal_off_by_one:
       return "causal_off_by_one";
     case Fault::value_bias_unfolded:
@@ -31,8 +33,9 @@ const char* to_string(Fault fault) {
 }
 
 std::vector<Fault> all_faults() {
-  return {Fault::softmax_scale,       Fault::rope_pairs,     Fault::causal_off_by_one,
-          Fault::value_bias_unfolded, Fault::heads_permuted, Fault::cache_offset_ignored};
+  return {Fault::softmax_scale,       Fault::rope_pairs,          Fault::rope_query_only,
+          Fault::causal_off_by_one,   Fault::value_bias_unfolded, Fault::heads_permuted,
+          Fault::cache_offset_ignored};
 }
 
 std::unique_ptr<Attention> make_plain_attention(const LayerConfig& config, const Weights& weights,

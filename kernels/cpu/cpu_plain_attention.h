@@ -23,6 +23,7 @@ enum class Fault {
   none,
   softmax_scale,         // scores divided by d instead of sqrt(d)
   rope_pairs,            // RoPE rotates the other layout's pairs
+  rope_query_only,       // keys are cached without RoPE (scores then depend on absolute position)
   causal_off_by_one,     // a query also sees the next token (prefill only)
   value_bias_unfolded,   // MLA absorb drops kv_b_proj's value bias (seed 002's mistake)
   heads_permuted,        // head h's output lands in head h+1's slot before o_proj

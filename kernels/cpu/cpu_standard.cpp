@@ -66,7 +66,8 @@ class StandardAttention final : public Attention {
       for (int64_t s = 0; s < seq; ++s) {
         const int64_t row = b * seq + s;
         rope_heads(q + row * config_.n_heads * d, config_.n_heads, positions[row]);
-        rope_heads(k.data() + row * kv_width, config_.n_kv_heads, positions[row]);
+        if (fault_ != Fault::rope_query_only)
+          rope_heads(k.data() + row * kv_width, config_.n_kv_heads, positions[row]);
         const int64_t slot = write_slot(kv.length(), s, fault_);
         std::copy_n(k.data() + row * kv_width, kv_width, kv.slot(kKeys, b, slot));
         std::copy_n(v.data() + row * kv_width, kv_width, kv.slot(kValues, b, slot));

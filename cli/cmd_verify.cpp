@@ -1,85 +1,78 @@
-// `attnlab verify [CONFIG] [--json OUT]`: the CI gate. Runs every registered implementation on
-// every case of CONFIG (default: the built-in cases — every tiny preset, sequential and random
-// positions) in both phases against the fp64 reference, prints one row per (case, impl, phase),
-// and exits 0 when all pass, 1 on any failure, 2 on bad usage or input.
+// `attnlab verify [CONFIG] [--json OUT] [--junit OUT]`: the CI gate. Runs every registered
+// implementation on every case of CONFIG (a file, or a built-in config: "default", "ci") through
+// every check of verify/checks.h against the fp64 reference, prints one row per (case, check,
+// implementation), and exits 0 when all pass, 1 on any failure, 2 on bad usage or input.
+// --inject-fault NAME runs the CPU backend with a deliberate bug instead, to watch the gate fail.
+#include <omp.h>
+
 #include <iostream>
-#include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
 #include "cli/text_table.h"
 #include "core/error.h"
-#include "core/presets.h"
-#include "io/atomic_file.h"
 #include "verify/conformance.h"
+#include "verify/verify_report.h"
 
 namespace attnlab::cli {
 
 namespace {
 
 struct VerifyOptions {
-  std::string config_path;
+  std::string config = "default";
   std::string json_path;
+  std::string junit_path;
   std::string impl_filter;  // substring of Implementation::id()
+  std::string fault;
+  bool show_skipped = false;
+  int threads = 0;
 };
 
-std::vector<VerifyCase> builtin_cases() {
-  std::vector<VerifyCase> cases;
-  for (const std::string& name : preset_names("tiny")) {
-    cases.push_back({name, 2, 9, 1, false});
-    cases.push_back({name, 1, 13, 2, true});
+std::vector<Implementation> chosen_implementations(const VerifyOptions& o) {
+  std::vector<Implementation> impls;
+  if (!o.fault.empty()) {
+    for (ImplForm form : {ImplForm::standard, ImplForm::naive, ImplForm::absorb})
+      impls.push_back(faulty_cpu_implementation(form, o.fault));
+  } else {
+    impls = implementations();
   }
-  return cases;
+  std::vector<Implementation> kept;
+  for (const Implementation& impl : impls)
+    if (impl.id().find(o.impl_filter) != std::string::npos) kept.push_back(impl);
+  if (kept.empty()) throw Error("--impl '" + o.impl_filter + "' matches no implementation");
+  return kept;
 }
 
-void write_json(const std::string& path, const std::vector<CaseResult>& results) {
-  nlohmann::ordered_json j = nlohmann::ordered_json::array();
-  for (const CaseResult& r : results)
-    j.push_back({{"case", r.case_name},
-                 {"model", r.model},
-                 {"impl", r.impl},
-                 {"phase", to_string(r.phase)},
-                 {"status", to_string(r.status)},
-                 {"max_abs_error", r.max_abs_error},
-                 {"max_rel_error", r.max_rel_error},
-                 {"nmse", r.nmse},
-                 {"cosine", r.cosine},
-                 {"lse_max_abs_error", r.lse_max_abs_error},
-                 {"worst_index", r.worst_index},
-                 {"detail", r.detail}});
-  AtomicFile file(path);
-  file.stream() << j.dump(2) << "\n";
-  file.commit();
+std::string cell(bool ran, const char* format, double value) {
+  return ran ? format_number(format, value) : "-";
 }
 
 int run_verify(const VerifyOptions& o) {
-  const std::vector<VerifyCase> cases =
-      o.config_path.empty() ? builtin_cases() : load_verify_cases(o.config_path);
-  std::vector<Implementation> impls;
-  for (const Implementation& impl : implementations())
-    if (impl.id().find(o.impl_filter) != std::string::npos) impls.push_back(impl);
-  if (impls.empty()) throw Error("--impl '" + o.impl_filter + "' matches no implementation");
+  if (o.threads > 0) omp_set_num_threads(o.threads);
+  const std::vector<VerifyCase> cases = load_verify_cases(o.config);
+  const std::vector<Implementation> impls = chosen_implementations(o);
   const std::vector<CaseResult> results = run_conformance(cases, impls);
 
-  TextTable table(
-      {"case", "impl", "phase", "max abs", "max rel", "NMSE", "NMSE bound", "lse err", "result"});
+  TextTable table({"case", "check", "variant", "impl", "backend", "dtype", "max abs", "max rel",
+                   "NMSE", "bound", "lse err", "result"});
   int passed = 0, failed = 0, skipped = 0;
   for (const CaseResult& r : results) {
-    const bool ran = r.status != CaseStatus::skip;
-    const std::string bound =
-        format_number("%.0e", tolerance_for(r.impl.substr(r.impl.rfind('/') + 1)).nmse_bound);
-    table.add_row({r.case_name, r.impl, to_string(r.phase),
-                   ran ? format_number("%.2e", r.max_abs_error) : "-",
-                   ran ? format_number("%.2e", r.max_rel_error) : "-",
-                   ran ? format_number("%.2e", r.nmse) : "-", ran ? bound : "-",
-                   ran ? format_number("%.1e", r.lse_max_abs_error) : "-",
-                   std::string(to_string(r.status)) +
-                       (r.detail.empty() || r.status == CaseStatus::skip ? "" : ": " + r.detail)});
     (r.status == CaseStatus::pass ? passed : r.status == CaseStatus::fail ? failed : skipped)++;
+    if (r.status == CaseStatus::skip && !o.show_skipped) continue;
+    const bool ran = r.status != CaseStatus::skip;
+    std::string result = to_string(r.status);
+    if (r.status != CaseStatus::pass && !r.detail.empty()) result += ": " + r.detail;
+    table.add_row({r.case_name, r.check, r.variant, r.form, r.backend, r.dtype,
+                   cell(ran, "%.2e", r.max_abs_error), cell(ran, "%.2e", r.max_rel_error),
+                   cell(ran, "%.2e", r.nmse), cell(ran, "%.0e", r.nmse_bound),
+                   cell(ran, "%.1e", r.lse_max_abs_error), result});
   }
   table.print(std::cout);
   std::cout << "\nverify: " << passed << " passed, " << failed << " failed, " << skipped
-            << " skipped (skipped = form does not apply to the variant)\n";
-  if (!o.json_path.empty()) write_json(o.json_path, results);
+            << " skipped (" << cases.size() << " cases x " << impls.size()
+            << " implementations x every check; skipped = check or form does not apply"
+            << (o.show_skipped ? "" : ", listed with --show-skipped") << ")\n";
+  if (!o.json_path.empty()) write_verify_json(o.json_path, results);
+  if (!o.junit_path.empty()) write_verify_junit(o.junit_path, results);
   return failed == 0 ? 0 : 1;
 }
 
@@ -89,12 +82,19 @@ Command add_verify_command(CLI::App& root) {
   auto* app = root.add_subcommand(
       "verify", "Check every implementation against the fp64 reference (exit 1 on any failure)");
   auto o = std::make_shared<VerifyOptions>();
-  app->add_option("config", o->config_path,
-                  "Verify config JSON {\"cases\": [...]}; default: built-in cases over the tiny "
-                  "presets")
-      ->check(CLI::ExistingFile);
-  app->add_option("--json", o->json_path, "Also write the results as JSON to this file");
-  app->add_option("--impl", o->impl_filter, "Only implementations whose id contains this text");
+  app->add_option("config", o->config,
+                  "Verify config: a JSON file {\"cases\": [...]} or a built-in name (default, ci)");
+  app->add_option("--json", o->json_path, "Also write every row as JSON to this file");
+  app->add_option("--junit", o->junit_path, "Also write JUnit XML to this file");
+  app->add_option("--impl", o->impl_filter,
+                  "Only implementations whose id (backend/form/dtype) contains this text");
+  app->add_option("--inject-fault", o->fault,
+                  "Run the CPU backend with a deliberate bug instead (softmax_scale, rope_pairs, "
+                  "rope_query_only, causal_off_by_one, value_bias_unfolded, heads_permuted, "
+                  "cache_offset_ignored): the gate must fail");
+  app->add_flag("--show-skipped", o->show_skipped, "Also list the skipped rows and why");
+  app->add_option("--threads", o->threads, "OpenMP threads (default: all cores)")
+      ->check(CLI::Range(1, 1024));
   return {app, [o]() { return run_verify(*o); }};
 }
 

@@ -1,6 +1,8 @@
 // The implementation table and the generic prefill/decode driver; see registry.h.
 #include "registry/registry.h"
 
+#include <algorithm>
+
 #include "core/attention.h"
 #include "core/error.h"
 #include "kernels/cpu/cpu_plain_attention.h"
@@ -22,7 +24,21 @@ ImplForm default_form(const LayerConfig& config) {
   return config.is_mla() ? ImplForm::absorb : ImplForm::standard;
 }
 
+ImplForm defining_form(const LayerConfig& config) {
+  return config.is_mla() ? ImplForm::naive : ImplForm::standard;
+}
+
+RunOutput Implementation::run(const LayerConfig& config, const Weights& weights,
+                              const Tensor<double>& x, const Tensor<int64_t>& positions,
+                              Phase phase) const {
+  const int64_t seq = x.shape.size() == 3 ? x.shape[1] : 1;
+  return run_chunks(config, weights, x, positions, phase == Phase::prefill ? seq : 1);
+}
+
 namespace {
+
+// Extra cache slots beyond the tokens a run writes: never written, so NaN in the CPU backend.
+constexpr int64_t kCacheSlack = 3;
 
 void check_inputs(const LayerConfig& config, const Tensor<double>& x,
                   const Tensor<int64_t>& positions) {
@@ -59,15 +75,15 @@ void scatter_tokens(const Src* src, Tensor<double>& dst, int64_t s0, int64_t n) 
 
 RunOutput run_fp32_attention(const Attention& attention, const LayerConfig& config,
                              const Tensor<double>& x, const Tensor<int64_t>& positions,
-                             Phase phase) {
+                             int64_t chunk) {
   check_inputs(config, x, positions);
   const int64_t batch = x.shape[0], seq = x.shape[1];
   RunOutput result{Tensor<double>({batch, seq, config.hidden_size}),
                    Tensor<double>({batch, seq, config.n_heads}), 0};
-  auto cache = attention.make_cache(batch, seq);
+  auto cache = attention.make_cache(batch, seq + kCacheSlack);
   result.cache_bytes = cache->bytes_allocated();
-  const int64_t step = phase == Phase::prefill ? seq : 1;
-  for (int64_t s0 = 0; s0 < seq; s0 += step) {
+  for (int64_t s0 = 0; s0 < seq; s0 += chunk) {
+    const int64_t step = std::min(chunk, seq - s0);
     const std::vector<double> xd = token_slice(x, s0, step);
     const std::vector<float> xf(xd.begin(), xd.end());
     const std::vector<int64_t> pos = token_slice(positions, s0, step);
@@ -80,14 +96,14 @@ RunOutput run_fp32_attention(const Attention& attention, const LayerConfig& conf
 }
 
 RunOutput run_reference(const LayerConfig& config, const Weights& weights, ImplForm form,
-                        const Tensor<double>& x, const Tensor<int64_t>& positions, Phase phase) {
+                        const Tensor<double>& x, const Tensor<int64_t>& positions, int64_t chunk) {
   check_inputs(config, x, positions);
   const int64_t batch = x.shape[0], seq = x.shape[1];
   RunOutput result{Tensor<double>({batch, seq, config.hidden_size}),
                    Tensor<double>({batch, seq, config.n_heads}), 0};
   reference::Cache cache;
-  const int64_t step = phase == Phase::prefill ? seq : 1;
-  for (int64_t s0 = 0; s0 < seq; s0 += step) {
+  for (int64_t s0 = 0; s0 < seq; s0 += chunk) {
+    const int64_t step = std::min(chunk, seq - s0);
     const Tensor<double> xs({batch, step, config.hidden_size}, token_slice(x, s0, step));
     const Tensor<int64_t> ps({batch, step}, token_slice(positions, s0, step));
     const reference::Result r = reference::forward(config, weights, form, xs, ps, cache);
@@ -104,15 +120,17 @@ Implementation reference_entry(ImplForm form) {
           [form](const LayerConfig& c) { return form_supported(c, form); },
           [form](const LayerConfig& c, const Weights& w, const Tensor<double>& x,
                  const Tensor<int64_t>& p,
-                 Phase phase) { return run_reference(c, w, form, x, p, phase); }};
+                 int64_t chunk) { return run_reference(c, w, form, x, p, chunk); }};
 }
 
-Implementation cpu_plain_entry(ImplForm form) {
-  return {"cpu", form, "fp32", [form](const LayerConfig& c) { return form_supported(c, form); },
-          [form](const LayerConfig& c, const Weights& w, const Tensor<double>& x,
-                 const Tensor<int64_t>& p, Phase phase) {
-            const auto attention = cpu::make_plain_attention(c, w, form);
-            return run_fp32_attention(*attention, c, x, p, phase);
+Implementation cpu_plain_entry(ImplForm form, cpu::Fault fault = cpu::Fault::none) {
+  const std::string backend =
+      fault == cpu::Fault::none ? "cpu" : std::string("cpu+") + cpu::to_string(fault);
+  return {backend, form, "fp32", [form](const LayerConfig& c) { return form_supported(c, form); },
+          [form, fault](const LayerConfig& c, const Weights& w, const Tensor<double>& x,
+                        const Tensor<int64_t>& p, int64_t chunk) {
+            const auto attention = cpu::make_plain_attention(c, w, form, fault);
+            return run_fp32_attention(*attention, c, x, p, chunk);
           }};
 }
 
@@ -128,6 +146,20 @@ const std::vector<Implementation>& implementations() {
     return t;
   }();
   return table;
+}
+
+std::vector<std::string> fault_names() {
+  std::vector<std::string> names;
+  for (cpu::Fault f : cpu::all_faults()) names.push_back(cpu::to_string(f));
+  return names;
+}
+
+Implementation faulty_cpu_implementation(ImplForm form, const std::string& fault_name) {
+  for (cpu::Fault f : cpu::all_faults())
+    if (fault_name == cpu::to_string(f)) return cpu_plain_entry(form, f);
+  std::string known;
+  for (const std::string& n : fault_names()) known += (known.empty() ? "" : ", ") + n;
+  throw Error("unknown fault '" + fault_name + "' (known: " + known + ")");
 }
 
 const Implementation& find_implementation(const std::string& backend, ImplForm form,

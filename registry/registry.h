@@ -4,8 +4,10 @@
 // supports; callers report unsupported combinations as skipped, never as passed.
 //
 // Every entry runs through the same driver: fp64 inputs in, fp64 outputs out (converted at the
-// edges), phase prefill = all tokens in one forward, decode = one token per forward through the
-// implementation's own KV cache.
+// edges), `chunk` tokens per forward through the implementation's own KV cache: prefill = all
+// tokens in one forward, decode = one token per forward, anything between = chunked prefill.
+// The cache gets a few slots more than needed; the CPU backend fills unused slots with NaN, so a
+// read past the valid length poisons the output and fails verification.
 #pragma once
 
 #include <cstddef>
@@ -35,10 +37,13 @@ struct Implementation {
   ImplForm form;
   std::string dtype;  // compute/cache element type: "fp64", "fp32"
   std::function<bool(const LayerConfig&)> supports;
+  // Runs x [B, S, hidden] at positions [B, S] through a fresh cache, `chunk` tokens per forward.
   std::function<RunOutput(const LayerConfig&, const Weights&, const Tensor<double>& x,
-                          const Tensor<int64_t>& positions, Phase)>
-      run;
+                          const Tensor<int64_t>& positions, int64_t chunk)>
+      run_chunks;
 
+  RunOutput run(const LayerConfig& config, const Weights& weights, const Tensor<double>& x,
+                const Tensor<int64_t>& positions, Phase phase) const;
   std::string id() const { return backend + "/" + to_string(form) + "/" + dtype; }
 };
 
@@ -48,5 +53,14 @@ const Implementation& find_implementation(const std::string& backend, ImplForm f
                                           const std::string& dtype = "");
 // The form used when the user names none: standard for MHA/GQA/MQA, absorb for MLA.
 ImplForm default_form(const LayerConfig& config);
+// The form that defines a variant's math, whose fp64 reference is the truth every
+// implementation is checked against: standard for MHA/GQA/MQA, naive for MLA.
+ImplForm defining_form(const LayerConfig& config);
+
+// A copy of the plain CPU entry of `form` running with a deliberate bug (cpu::Fault), with the
+// fault's name in its backend ("cpu+softmax_scale"): how the gate's own tests and
+// `attnlab verify --inject-fault` show that verification catches it.
+Implementation faulty_cpu_implementation(ImplForm form, const std::string& fault_name);
+std::vector<std::string> fault_names();
 
 }  // namespace attnlab

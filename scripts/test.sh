@@ -6,4 +6,4 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 build=${BUILD_DIR:-build}
 ctest --test-dir "$build" --output-on-failure -j "$(nproc)"
-"$build/attnlab" verify configs/verify/ci.json
+"$build/attnlab" verify ci

@@ -1,0 +1,186 @@
+// The verify checks; see checks.h. Each check is data: a name, when it applies, and how to run.
+#include "verify/checks.h"
+
+#include "core/presets.h"
+#include "variants/conversions.h"
+
+namespace attnlab {
+
+namespace {
+
+constexpr int64_t kPositionShift = 4096;
+
+// Tokens [s0, s0 + n) of sequences [b0, b0 + nb) of a [B, S, W] tensor.
+template <class T>
+Tensor<T> slice(const Tensor<T>& t, int64_t b0, int64_t nb, int64_t s0, int64_t n) {
+  const int64_t seq = t.shape[1], width = t.shape.size() > 2 ? t.shape[2] : 1;
+  Shape shape = t.shape;
+  shape[0] = nb;
+  shape[1] = n;
+  Tensor<T> out(shape);
+  for (int64_t b = 0; b < nb; ++b)
+    for (int64_t s = 0; s < n; ++s)
+      for (int64_t i = 0; i < width; ++i)
+        out.data[(b * n + s) * width + i] = t.data[((b0 + b) * seq + s0 + s) * width + i];
+  return out;
+}
+
+RunOutput slice_output(const RunOutput& r, int64_t b0, int64_t nb, int64_t s0, int64_t n) {
+  return {slice(r.out, b0, nb, s0, n), slice(r.lse, b0, nb, s0, n), r.cache_bytes};
+}
+
+std::string unsupported(const CaseData& c, const Implementation& impl) {
+  return impl.supports(c.config)
+             ? ""
+             : "does not apply to " + std::string(to_string(c.config.attention));
+}
+
+RunOutput prefill(const Implementation& impl, const Layer& layer, const Tensor<double>& x,
+                  const Tensor<int64_t>& positions) {
+  return impl.run(layer.config, layer.weights, x, positions, Phase::prefill);
+}
+
+// The smallest world size > 1 that shard_heads accepts for this config, or 0.
+int64_t shard_world_size(const LayerConfig& config) {
+  for (int64_t w = 2; w <= config.n_heads; ++w) {
+    if (config.n_heads % w != 0) continue;
+    if (!config.is_mla() && config.n_kv_heads % w != 0 && config.n_kv_heads != 1) continue;
+    return w;
+  }
+  return 0;
+}
+
+std::vector<Check> make_checks() {
+  std::vector<Check> checks;
+  checks.push_back(
+      {"prefill", unsupported, [](const CaseData& c, const Implementation& impl) {
+         return CheckRun{impl.run(c.config, c.weights, c.x, c.positions, Phase::prefill), c.truth};
+       }});
+  checks.push_back(
+      {"decode", unsupported, [](const CaseData& c, const Implementation& impl) {
+         return CheckRun{impl.run(c.config, c.weights, c.x, c.positions, Phase::decode), c.truth};
+       }});
+  checks.push_back(
+      {"chunked",
+       [](const CaseData& c, const Implementation& impl) {
+         if (c.spec.seq < 3) return std::string("needs seq >= 3");
+         return unsupported(c, impl);
+       },
+       [](const CaseData& c, const Implementation& impl) {
+         const int64_t chunk = std::max<int64_t>(2, c.spec.seq / 3);
+         return CheckRun{impl.run_chunks(c.config, c.weights, c.x, c.positions, chunk), c.truth};
+       }});
+  checks.push_back({"shift",
+                    [](const CaseData& c, const Implementation& impl) {
+                      if (c.config.rope_layout == RopeLayout::none) return std::string("no RoPE");
+                      return unsupported(c, impl);
+                    },
+                    [](const CaseData& c, const Implementation& impl) {
+                      Tensor<int64_t> shifted = c.positions;
+                      for (int64_t& p : shifted.data) p += kPositionShift;
+                      return CheckRun{prefill(impl, {c.config, c.weights}, c.x, shifted), c.truth};
+                    }});
+  checks.push_back({"batch",
+                    [](const CaseData& c, const Implementation& impl) {
+                      if (c.spec.batch < 2) return std::string("needs batch >= 2");
+                      return unsupported(c, impl);
+                    },
+                    [](const CaseData& c, const Implementation& impl) {
+                      const int64_t b = c.spec.batch - 1, seq = c.spec.seq;
+                      return CheckRun{prefill(impl, {c.config, c.weights}, slice(c.x, b, 1, 0, seq),
+                                              slice(c.positions, b, 1, 0, seq)),
+                                      slice_output(c.truth, b, 1, 0, seq)};
+                    }});
+  checks.push_back(
+      {"causal",
+       [](const CaseData& c, const Implementation& impl) {
+         if (c.spec.seq < 2) return std::string("needs seq >= 2");
+         return unsupported(c, impl);
+       },
+       [](const CaseData& c, const Implementation& impl) {
+         const int64_t batch = c.spec.batch, seq = c.spec.seq;
+         const int64_t hidden = c.config.hidden_size;
+         Tensor<double> changed = c.x;
+         const Tensor<double> noise = random_activations(batch, 1, hidden, c.spec.seed + 99);
+         for (int64_t b = 0; b < batch; ++b)
+           for (int64_t i = 0; i < hidden; ++i)
+             changed.data[((b + 1) * seq - 1) * hidden + i] = noise.data[b * hidden + i];
+         const RunOutput out = prefill(impl, {c.config, c.weights}, changed, c.positions);
+         return CheckRun{slice_output(out, 0, batch, 0, seq - 1),
+                         slice_output(c.truth, 0, batch, 0, seq - 1)};
+       }});
+  checks.push_back({"rope_swap",
+                    [](const CaseData& c, const Implementation& impl) {
+                      if (c.config.rope_layout == RopeLayout::none) return std::string("no RoPE");
+                      return unsupported(c, impl);
+                    },
+                    [](const CaseData& c, const Implementation& impl) {
+                      return CheckRun{
+                          prefill(impl, swap_rope_layout({c.config, c.weights}), c.x, c.positions),
+                          c.truth};
+                    }});
+  checks.push_back({"as_mha",
+                    [](const CaseData& c, const Implementation& impl) {
+                      if (c.config.is_mla() || c.config.n_kv_heads == c.config.n_heads)
+                        return std::string("not GQA/MQA");
+                      return unsupported(c, impl);
+                    },
+                    [](const CaseData& c, const Implementation& impl) {
+                      return CheckRun{
+                          prefill(impl, gqa_as_mha({c.config, c.weights}), c.x, c.positions),
+                          c.truth};
+                    }});
+  checks.push_back({"as_mla",
+                    [](const CaseData& c, const Implementation& impl) {
+                      if (c.config.is_mla()) return std::string("already MLA");
+                      if (c.config.rope_layout != RopeLayout::none)
+                        return std::string("TransMLA rewrite needs a layer without RoPE");
+                      if (impl.form == ImplForm::standard) return std::string("runs MLA forms");
+                      return std::string();
+                    },
+                    [](const CaseData& c, const Implementation& impl) {
+                      return CheckRun{
+                          prefill(impl, gqa_as_mla({c.config, c.weights}), c.x, c.positions),
+                          c.truth};
+                    }});
+  checks.push_back(
+      {"tp_shards",
+       [](const CaseData& c, const Implementation& impl) {
+         if (shard_world_size(c.config) == 0) return std::string("heads do not split");
+         return unsupported(c, impl);
+       },
+       [](const CaseData& c, const Implementation& impl) {
+         const int64_t world = shard_world_size(c.config);
+         const std::vector<Layer> ranks = shard_heads({c.config, c.weights}, world);
+         RunOutput sum{Tensor<double>(c.truth.out.shape), Tensor<double>(c.truth.lse.shape), 0};
+         const int64_t rows = c.spec.batch * c.spec.seq, heads = c.config.n_heads / world;
+         for (int64_t r = 0; r < world; ++r) {
+           const RunOutput part = prefill(impl, ranks[r], c.x, c.positions);
+           for (int64_t i = 0; i < sum.out.numel(); ++i) sum.out.data[i] += part.out.data[i];
+           for (int64_t row = 0; row < rows; ++row)  // each rank holds heads [r*heads, (r+1)*heads)
+             for (int64_t h = 0; h < heads; ++h)
+               sum.lse.data[row * c.config.n_heads + r * heads + h] =
+                   part.lse.data[row * heads + h];
+         }
+         return CheckRun{sum, c.truth};
+       }});
+  return checks;
+}
+
+}  // namespace
+
+CaseData prepare_case(const VerifyCase& spec) {
+  CaseData c{spec, resolve_model(spec.model), {}, {}, spec.positions(), {}};
+  c.weights = random_weights(c.config, spec.seed);
+  c.x = random_activations(spec.batch, spec.seq, c.config.hidden_size, spec.seed + 1);
+  c.truth = find_implementation("reference", defining_form(c.config), "fp64")
+                .run(c.config, c.weights, c.x, c.positions, Phase::prefill);
+  return c;
+}
+
+const std::vector<Check>& verify_checks() {
+  static const std::vector<Check> checks = make_checks();
+  return checks;
+}
+
+}  // namespace attnlab

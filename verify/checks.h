@@ -1,0 +1,51 @@
+// The checks `attnlab verify` runs on every (case, implementation) pair. Each one runs the
+// implementation in some way and names what the fp64 truth (the reference of the variant's
+// defining form, prefill) says the result must be; judge() then applies the tolerance table.
+//   prefill      all tokens in one forward
+//   decode       one token per forward through the KV cache
+//   chunked      prefill in chunks, each attending over the cache the earlier ones filled
+//   shift        every position id + 4096: RoPE scores depend only on m - n
+//   batch        one sequence alone equals its row in the batch
+//   causal       changing the last token changes no earlier output
+//   rope_swap    the other RoPE layout with q/k rows permuted (variants/conversions.h)
+//   as_mha       GQA/MQA rewritten as MHA with repeated k/v heads
+//   as_mla       GQA/MQA (no RoPE) rewritten as MLA with kv_lora_rank = 2 n_kv d (TransMLA);
+//                runs the MLA implementations on the GQA cases
+//   tp_shards    heads split over ranks, outputs summed after o_proj
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "registry/registry.h"
+#include "verify/verify_config.h"
+
+namespace attnlab {
+
+// Everything a check needs about one case, computed once per case.
+struct CaseData {
+  VerifyCase spec;
+  LayerConfig config;
+  Weights weights;
+  Tensor<double> x;
+  Tensor<int64_t> positions;
+  RunOutput truth;  // reference of defining_form(config), prefill
+};
+CaseData prepare_case(const VerifyCase& spec);
+
+struct CheckRun {
+  RunOutput actual;
+  RunOutput expected;
+};
+
+struct Check {
+  std::string name;
+  // "" when the check applies to (case, implementation), else why not (reported as SKIP).
+  std::function<std::string(const CaseData&, const Implementation&)> not_applicable;
+  std::function<CheckRun(const CaseData&, const Implementation&)> run;
+};
+
+const std::vector<Check>& verify_checks();
+
+}  // namespace attnlab

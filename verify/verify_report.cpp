@@ -1,0 +1,100 @@
+// JSON and JUnit writers for verify results; see verify_report.h.
+#include "verify/verify_report.h"
+
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "io/atomic_file.h"
+
+namespace attnlab {
+
+namespace {
+
+std::string xml_escape(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&apos;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
+std::string metrics(const CaseResult& r) {
+  char buf[200];
+  std::snprintf(buf, sizeof buf, "max_abs %.3e, max_rel %.3e, nmse %.3e (bound %.0e), lse %.2e",
+                r.max_abs_error, r.max_rel_error, r.nmse, r.nmse_bound, r.lse_max_abs_error);
+  return buf;
+}
+
+}  // namespace
+
+void write_verify_json(const std::string& path, const std::vector<CaseResult>& results) {
+  nlohmann::ordered_json j = nlohmann::ordered_json::array();
+  for (const CaseResult& r : results) {
+    nlohmann::ordered_json row = {{"case", r.case_name},           {"check", r.check},
+                                  {"variant", r.variant},          {"impl", r.form},
+                                  {"backend", r.backend},          {"dtype", r.dtype},
+                                  {"status", to_string(r.status)}, {"detail", r.detail}};
+    if (r.status != CaseStatus::skip) {
+      // JSON has no infinity: a non-finite error is written as null.
+      auto finite = [](double v) { return std::isfinite(v) ? nlohmann::ordered_json(v) : nullptr; };
+      row["max_abs_error"] = finite(r.max_abs_error);
+      row["max_rel_error"] = finite(r.max_rel_error);
+      row["nmse"] = finite(r.nmse);
+      row["nmse_bound"] = r.nmse_bound;
+      row["cosine"] = finite(r.cosine);
+      row["lse_max_abs_error"] = finite(r.lse_max_abs_error);
+      row["worst_index"] = r.worst_index;
+    }
+    j.push_back(row);
+  }
+  AtomicFile file(path);
+  file.stream() << j.dump(2) << "\n";
+  file.commit();
+}
+
+void write_verify_junit(const std::string& path, const std::vector<CaseResult>& results) {
+  int failures = 0, skipped = 0;
+  for (const CaseResult& r : results) {
+    failures += r.status == CaseStatus::fail;
+    skipped += r.status == CaseStatus::skip;
+  }
+  AtomicFile file(path);
+  std::ostream& out = file.stream();
+  out << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+      << "<testsuite name=\"attnlab verify\" tests=\"" << results.size() << "\" failures=\""
+      << failures << "\" skipped=\"" << skipped << "\">\n";
+  for (const CaseResult& r : results) {
+    out << "  <testcase classname=\"" << xml_escape(r.impl) << "\" name=\""
+        << xml_escape(r.case_name + " / " + r.check) << "\">";
+    if (r.status == CaseStatus::fail)
+      out << "<failure message=\"" << xml_escape(r.detail) << "\">" << xml_escape(metrics(r))
+          << "</failure>";
+    else if (r.status == CaseStatus::skip)
+      out << "<skipped message=\"" << xml_escape(r.detail) << "\"/>";
+    else
+      out << "<system-out>" << xml_escape(metrics(r)) << "</system-out>";
+    out << "</testcase>\n";
+  }
+  out << "</testsuite>\n";
+  file.commit();
+}
+
+}  // namespace attnlab

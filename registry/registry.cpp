@@ -116,22 +116,34 @@ RunOutput run_reference(const LayerConfig& config, const Weights& weights, ImplF
 }
 
 Implementation reference_entry(ImplForm form) {
-  return {"reference", form, "fp64",
-          [form](const LayerConfig& c) { return form_supported(c, form); },
-          [form](const LayerConfig& c, const Weights& w, const Tensor<double>& x,
-                 const Tensor<int64_t>& p,
-                 int64_t chunk) { return run_reference(c, w, form, x, p, chunk); }};
+  Implementation impl;
+  impl.backend = "reference";
+  impl.form = form;
+  impl.dtype = "fp64";
+  impl.supports = [form](const LayerConfig& c) { return form_supported(c, form); };
+  impl.run_chunks = [form](const LayerConfig& c, const Weights& w, const Tensor<double>& x,
+                           const Tensor<int64_t>& p,
+                           int64_t chunk) { return run_reference(c, w, form, x, p, chunk); };
+  return impl;
 }
 
 Implementation cpu_plain_entry(ImplForm form, cpu::Fault fault = cpu::Fault::none) {
   const std::string backend =
       fault == cpu::Fault::none ? "cpu" : std::string("cpu+") + cpu::to_string(fault);
-  return {backend, form, "fp32", [form](const LayerConfig& c) { return form_supported(c, form); },
-          [form, fault](const LayerConfig& c, const Weights& w, const Tensor<double>& x,
-                        const Tensor<int64_t>& p, int64_t chunk) {
-            const auto attention = cpu::make_plain_attention(c, w, form, fault);
-            return run_fp32_attention(*attention, c, x, p, chunk);
-          }};
+  Implementation impl;
+  impl.backend = backend;
+  impl.form = form;
+  impl.dtype = "fp32";
+  impl.supports = [form](const LayerConfig& c) { return form_supported(c, form); };
+  impl.make_attention = [form, fault](const LayerConfig& c, const Weights& w) {
+    return cpu::make_plain_attention(c, w, form, fault);
+  };
+  impl.run_chunks = [make = impl.make_attention](const LayerConfig& c, const Weights& w,
+                                                 const Tensor<double>& x, const Tensor<int64_t>& p,
+                                                 int64_t chunk) {
+    return run_fp32_attention(*make(c, w), c, x, p, chunk);
+  };
+  return impl;
 }
 
 }  // namespace

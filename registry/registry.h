@@ -12,9 +12,11 @@
 
 #include <cstddef>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "core/attention.h"
 #include "core/layer_config.h"
 #include "core/tensor.h"
 #include "core/weights.h"
@@ -41,6 +43,10 @@ struct Implementation {
   std::function<RunOutput(const LayerConfig&, const Weights&, const Tensor<double>& x,
                           const Tensor<int64_t>& positions, int64_t chunk)>
       run_chunks;
+
+  // The implementation itself, for timing (sweeps, benchmarks); empty for backends that are not
+  // an Attention (the fp64 reference).
+  std::function<std::unique_ptr<Attention>(const LayerConfig&, const Weights&)> make_attention;
 
   RunOutput run(const LayerConfig& config, const Weights& weights, const Tensor<double>& x,
                 const Tensor<int64_t>& positions, Phase phase) const;

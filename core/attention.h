@@ -12,6 +12,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string>
+
+#include "core/error.h"
 
 namespace attnlab {
 
@@ -29,6 +32,14 @@ class KvCache {
   // kv_elements_per_token_layer * batch * capacity * bytes per element.
   virtual size_t bytes_allocated() const = 0;
 
+  // Forgets every token from slot `length` on; the next forward writes there. Timing loops use
+  // it to repeat a decode step or a prefill on the same cache.
+  void rewind(int64_t length);
+  // Benchmark support: makes the cache hold `tokens` tokens of seeded pseudo-random values
+  // without running the layer (decode at a 32k context needs a full cache, not a 32k prefill).
+  // Throws attnlab::Error if tokens > capacity, or if this cache type does not support it.
+  virtual void fill_synthetic(int64_t tokens, uint64_t seed);
+
  protected:
   // Called by the implementation after it has written `tokens` new slots.
   void advance(int64_t tokens) { length_ += tokens; }
@@ -39,6 +50,17 @@ class KvCache {
   int64_t capacity_;
   int64_t length_ = 0;
 };
+
+inline void KvCache::rewind(int64_t length) {
+  if (length < 0 || length > length_)
+    throw Error("cannot rewind a KV cache of " + std::to_string(length_) + " tokens to " +
+                std::to_string(length));
+  length_ = length;
+}
+
+inline void KvCache::fill_synthetic(int64_t tokens, uint64_t seed) {
+  throw Error("this KV cache type cannot be filled synthetically");
+}
 
 // Gives implementations access to KvCache::advance without making it public.
 class CacheWriter {

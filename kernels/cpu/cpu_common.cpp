@@ -123,6 +123,23 @@ size_t PlainCache::bytes_allocated() const {
   return bytes;
 }
 
+void PlainCache::fill_synthetic(int64_t tokens, uint64_t seed) {
+  if (tokens < 0 || tokens > capacity())
+    throw Error("cannot fill " + std::to_string(tokens) + " tokens into a KV cache of capacity " +
+                std::to_string(capacity()));
+  uint64_t state = seed * 0x9E3779B97F4A7C15ull + 1;
+  for (size_t part = 0; part < parts_.size(); ++part)
+    for (int64_t b = 0; b < batch(); ++b) {
+      float* first = slot(part, b, 0);
+      for (int64_t i = 0; i < tokens * part_elements_[part]; ++i) {
+        state = state * 6364136223846793005ull + 1442695040888963407ull;  // LCG: fast, enough here
+        first[i] = static_cast<float>(static_cast<int64_t>(state >> 40) - (1 << 23)) * 0x1p-23f;
+      }
+    }
+  rewind(0);
+  CacheWriter::advance(*this, tokens);
+}
+
 float* PlainCache::slot(size_t part, int64_t b, int64_t t) {
   return parts_[part].data() + (b * capacity() + t) * part_elements_[part];
 }

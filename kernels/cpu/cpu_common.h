@@ -96,6 +96,8 @@ class PlainCache : public KvCache {
              const std::vector<int64_t>& part_elements_per_token);
 
   size_t bytes_allocated() const override;
+  // Uniform values in [-1, 1) in slots [0, tokens) of every part and sequence.
+  void fill_synthetic(int64_t tokens, uint64_t seed) override;
   const std::string& owner() const { return owner_; }
   // Start of token slot `t` of sequence `b` in part `part`.
   float* slot(size_t part, int64_t b, int64_t t);

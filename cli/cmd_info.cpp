@@ -4,42 +4,18 @@
 #include <omp.h>
 
 #include <Eigen/Core>
-#include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <thread>
 
 #include "cli/commands.h"
 #include "core/build_info.h"
+#include "core/machine_info.h"
 #include "kernels/cuda/device_probe.h"
 
 namespace attnlab::cli {
 
 namespace {
-
-std::string cpu_model() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
-  return "unknown";
-}
-
-std::vector<std::string> cpu_features() {
-  std::vector<std::string> features;
-  __builtin_cpu_init();
-#define ATTN_FEATURE(name) \
-  if (__builtin_cpu_supports(name)) features.push_back(name);
-  ATTN_FEATURE("sse4.2")
-  ATTN_FEATURE("avx")
-  ATTN_FEATURE("avx2")
-  ATTN_FEATURE("fma")
-  ATTN_FEATURE("avx512f")
-  ATTN_FEATURE("avx512bw")
-  ATTN_FEATURE("avx512bf16")
-#undef ATTN_FEATURE
-  return features;
-}
 
 nlohmann::ordered_json collect_info() {
   const BuildInfo& b = build_info();

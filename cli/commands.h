@@ -17,5 +17,7 @@ Command add_info_command(CLI::App& root);
 Command add_kv_command(CLI::App& root);
 Command add_run_command(CLI::App& root);
 Command add_verify_command(CLI::App& root);
+Command add_sweep_command(CLI::App& root);
+Command add_merge_command(CLI::App& root);
 
 }  // namespace attnlab::cli

@@ -9,7 +9,8 @@ packages=(
   cmake ninja-build g++ pkg-config git
   libeigen3-dev nlohmann-json3-dev libcli11-dev   # projections, JSON, command line
   catch2 librapidcheck-dev                         # tests and property tests
-  libbenchmark-dev                                 # sweeps (Google Benchmark)
+  libbenchmark-dev libopenblas-dev                 # sweeps (Google Benchmark), GEMM peak
+  libbenchmark-tools python3-scipy                 # compare.py (tests and --baseline)
 )
 missing=()
 for p in "${packages[@]}"; do

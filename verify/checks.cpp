@@ -169,8 +169,10 @@ std::vector<Check> make_checks() {
 
 }  // namespace
 
-CaseData prepare_case(const VerifyCase& spec) {
-  CaseData c{spec, resolve_model(spec.model), {}, {}, spec.positions(), {}};
+CaseData prepare_case(const VerifyCase& spec) { return prepare_case(resolve_model(spec.model), spec); }
+
+CaseData prepare_case(const LayerConfig& config, const VerifyCase& spec) {
+  CaseData c{spec, config, {}, {}, spec.positions(), {}};
   c.weights = random_weights(c.config, spec.seed);
   c.x = random_activations(spec.batch, spec.seq, c.config.hidden_size, spec.seed + 1);
   c.truth = find_implementation("reference", defining_form(c.config), "fp64")

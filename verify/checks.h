@@ -33,6 +33,8 @@ struct CaseData {
   RunOutput truth;  // reference of defining_form(config), prefill
 };
 CaseData prepare_case(const VerifyCase& spec);
+// The same for a layer config given directly (spec.model is then only a label).
+CaseData prepare_case(const LayerConfig& config, const VerifyCase& spec);
 
 struct CheckRun {
   RunOutput actual;

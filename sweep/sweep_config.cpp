@@ -1,0 +1,305 @@
+// Parsing, validation and expansion of sweep configs; see sweep_config.h.
+#include "sweep/sweep_config.h"
+
+#include <omp.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+#include "core/embedded_configs.h"
+#include "core/error.h"
+#include "core/presets.h"
+#include "variants/variant_spec.h"
+
+namespace attnlab {
+
+using nlohmann::json;
+
+namespace {
+
+[[noreturn]] void fail(const std::string& origin, const std::string& message) {
+  throw Error(origin + ": " + message);
+}
+
+std::vector<std::string> string_list(const json& j, const char* field, const std::string& origin,
+                                     const std::set<std::string>& allowed = {}) {
+  const json& v = j.at(field);
+  if (!v.is_array() || v.empty())
+    fail(origin, std::string(field) + " must be a non-empty array of strings");
+  std::vector<std::string> out;
+  for (size_t i = 0; i < v.size(); ++i) {
+    const std::string where = std::string(field) + "[" + std::to_string(i) + "]";
+    if (!v[i].is_string()) fail(origin, where + " must be a string, got " + v[i].dump());
+    const std::string s = v[i].get<std::string>();
+    if (!allowed.empty() && !allowed.count(s)) {
+      std::string list;
+      for (const std::string& a : allowed) list += (list.empty() ? "" : ", ") + a;
+      fail(origin, where + " '" + s + "' is not one of " + list);
+    }
+    out.push_back(s);
+  }
+  return out;
+}
+
+std::vector<int64_t> int_list(const json& j, const char* field, const std::string& origin,
+                              int64_t min, int64_t max) {
+  const json& v = j.at(field);
+  if (!v.is_array() || v.empty())
+    fail(origin, std::string(field) + " must be a non-empty array of integers");
+  std::vector<int64_t> out;
+  for (size_t i = 0; i < v.size(); ++i) {
+    const std::string where = std::string(field) + "[" + std::to_string(i) + "]";
+    if (!v[i].is_number_integer()) fail(origin, where + " must be an integer, got " + v[i].dump());
+    const int64_t x = v[i].get<int64_t>();
+    if (x < min || x > max)
+      fail(origin, where + " (" + std::to_string(x) + ") must be in [" + std::to_string(min) +
+                       ", " + std::to_string(max) + "]");
+    out.push_back(x);
+  }
+  return out;
+}
+
+struct ModelEntry {
+  std::string label;  // what case names and exclusions use
+  LayerConfig config;
+};
+
+std::vector<ModelEntry> parse_models(const json& j, const std::string& origin) {
+  const json& v = j.at("models");
+  if (!v.is_array() || v.empty()) fail(origin, "models must be a non-empty array");
+  std::vector<ModelEntry> models;
+  for (size_t i = 0; i < v.size(); ++i) {
+    const std::string where = origin + ": models[" + std::to_string(i) + "]";
+    if (v[i].is_string()) {
+      try {
+        const LayerConfig config = resolve_model(v[i].get<std::string>());
+        models.push_back({config.name, config});
+      } catch (const Error& e) {
+        throw Error(where + ": " + e.what());
+      }
+    } else if (v[i].is_object()) {
+      const LayerConfig config = parse_layer_config(v[i], where);
+      models.push_back({config.name, config});
+    } else {
+      throw Error(where + " must be a preset name, a layer-config path or a layer-config object");
+    }
+  }
+  return models;
+}
+
+// An exclusion matches a case when every field it names equals the case's.
+bool excluded_by(const json& rule, const SweepCase& c, const std::string& model_label) {
+  for (auto it = rule.begin(); it != rule.end(); ++it) {
+    const std::string& k = it.key();
+    const json& v = *it;
+    const bool match =
+        (k == "model" && v == model_label) || (k == "impl" && v == to_string(c.form)) ||
+        (k == "backend" && v == c.backend) || (k == "dtype" && v == c.dtype) ||
+        (k == "phase" && v == to_string(c.phase)) || (k == "batch" && v == c.batch) ||
+        (k == "context" && c.phase == Phase::decode && v == c.context) ||
+        (k == "seq" && c.phase == Phase::prefill && v == c.new_tokens) ||
+        (k == "threads" && v == c.threads);
+    if (!match) return false;
+  }
+  return true;
+}
+
+bool excluded_by_any(const json& rules, const SweepCase& c, const std::string& model_label) {
+  for (const json& rule : rules)
+    if (excluded_by(rule, c, model_label)) return true;
+  return false;
+}
+
+void check_exclusions(const json& j, const std::string& origin) {
+  static const std::set<std::string> keys = {"model", "impl",    "backend", "dtype",  "phase",
+                                             "batch", "context", "seq",     "threads"};
+  if (!j.is_array()) fail(origin, "exclude must be an array of objects");
+  for (size_t i = 0; i < j.size(); ++i) {
+    if (!j[i].is_object() || j[i].empty())
+      fail(origin, "exclude[" + std::to_string(i) + "] must be a non-empty object");
+    for (auto it = j[i].begin(); it != j[i].end(); ++it)
+      if (!keys.count(it.key()))
+        fail(origin, "exclude[" + std::to_string(i) + "]: unknown field '" + it.key() + "'");
+  }
+}
+
+std::string fnv1a_hex(const std::string& text) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (unsigned char ch : text) h = (h ^ ch) * 0x100000001b3ull;
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
+}  // namespace
+
+std::string SweepCase::name() const {
+  std::string n = std::string(to_string(phase)) + "/" + model + "/" + to_string(form) + "/" +
+                  backend + "/" + dtype + "/b" + std::to_string(batch) + "/";
+  n +=
+      phase == Phase::decode ? "ctx" + std::to_string(context) : "seq" + std::to_string(new_tokens);
+  return n + "/t" + std::to_string(threads);
+}
+
+double cache_element_bytes(const std::string& dtype) {
+  if (dtype == "fp32") return 4;
+  if (dtype == "bf16" || dtype == "fp16") return 2;
+  if (dtype == "fp64") return 8;
+  throw Error("dtype '" + dtype + "' has no known element size");
+}
+
+double modelled_case_memory_bytes(const SweepCase& c) {
+  double params = 0;
+  for (const WeightSpec& spec : weight_specs(c.config)) params += double(shape_numel(spec.shape));
+  const double tokens = double(c.batch) * double(c.context + c.new_tokens + 8);
+  const double cache =
+      tokens * double(kv_elements_per_token_layer(c.config, c.form)) * cache_element_bytes(c.dtype);
+  const LayerConfig& m = c.config;
+  const double per_token_activations =
+      4.0 * double(m.hidden_size) +
+      3.0 * double(m.n_heads) * double(m.qk_head_dim() + m.value_head_dim()) +
+      (m.is_mla() ? 2.0 * double(m.n_heads) * double(m.kv_lora_rank) : 0.0);
+  const double activations = 4.0 * double(c.batch) * double(c.new_tokens) * per_token_activations;
+  return 12.0 * params + cache + activations;  // fp64 master + fp32 copy of every weight
+}
+
+SweepSpec parse_sweep(const std::string& json_text, const std::string& origin) {
+  json j;
+  try {
+    j = json::parse(json_text);
+  } catch (const json::parse_error& e) {
+    fail(origin, std::string("not valid JSON (") + e.what() + ")");
+  }
+  if (!j.is_object()) fail(origin, "a sweep config must be a JSON object");
+  static const std::set<std::string> known = {
+      "name",       "description", "models",  "impls",      "backends", "dtypes",
+      "phases",     "batch",       "context", "seq",        "threads",  "repetitions",
+      "min_time_s", "verify",      "exclude", "calibration"};
+  for (auto it = j.begin(); it != j.end(); ++it)
+    if (!known.count(it.key())) fail(origin, "unknown field '" + it.key() + "'");
+  if (!j.contains("models")) fail(origin, "missing required field 'models'");
+
+  SweepSpec spec;
+  spec.name = j.value("name", std::filesystem::path(origin).stem().string());
+  spec.description = j.value("description", "");
+  if (j.contains("repetitions")) {
+    if (!j["repetitions"].is_number_integer() || j["repetitions"] < 1 || j["repetitions"] > 100)
+      fail(origin, "repetitions must be an integer in [1, 100]");
+    spec.repetitions = j["repetitions"].get<int>();
+  }
+  if (j.contains("min_time_s")) {
+    if (!j["min_time_s"].is_number() || j["min_time_s"] < 0.001 || j["min_time_s"] > 60)
+      fail(origin, "min_time_s must be a number in [0.001, 60]");
+    spec.min_time_s = j["min_time_s"].get<double>();
+  }
+  if (j.contains("verify")) {
+    if (!j["verify"].is_boolean()) fail(origin, "verify must be true or false");
+    spec.verify = j["verify"].get<bool>();
+  }
+
+  if (j.contains("calibration")) {
+    if (j["calibration"] != "full" && j["calibration"] != "quick")
+      fail(origin, "calibration must be \"full\" or \"quick\"");
+    spec.calibration = j["calibration"].get<std::string>();
+  }
+  const std::vector<ModelEntry> models = parse_models(j, origin);
+  const std::vector<std::string> impls =
+      j.contains("impls") ? string_list(j, "impls", origin, {"standard", "naive", "absorb"})
+                          : std::vector<std::string>{"standard", "naive", "absorb"};
+  std::set<std::string> backend_names;
+  for (const Implementation& impl : implementations())
+    if (impl.make_attention) backend_names.insert(impl.backend);
+  const std::vector<std::string> backends = j.contains("backends")
+                                                ? string_list(j, "backends", origin, backend_names)
+                                                : std::vector<std::string>{"cpu"};
+  const std::vector<std::string> dtypes =
+      j.contains("dtypes") ? string_list(j, "dtypes", origin, {"fp32", "bf16", "fp16"})
+                           : std::vector<std::string>{"fp32"};
+  const std::vector<std::string> phases =
+      j.contains("phases") ? string_list(j, "phases", origin, {"decode", "prefill"})
+                           : std::vector<std::string>{"decode", "prefill"};
+  const std::vector<int64_t> batches =
+      j.contains("batch") ? int_list(j, "batch", origin, 1, 4096) : std::vector<int64_t>{1};
+  const std::vector<int64_t> threads = j.contains("threads")
+                                           ? int_list(j, "threads", origin, 1, 1024)
+                                           : std::vector<int64_t>{omp_get_num_procs()};
+  const bool has_decode = std::count(phases.begin(), phases.end(), "decode") > 0;
+  const bool has_prefill = std::count(phases.begin(), phases.end(), "prefill") > 0;
+  if (has_decode && !j.contains("context"))
+    fail(origin, "phases include decode but 'context' (cached tokens per step) is missing");
+  if (has_prefill && !j.contains("seq"))
+    fail(origin, "phases include prefill but 'seq' (tokens per sequence) is missing");
+  const std::vector<int64_t> contexts =
+      has_decode ? int_list(j, "context", origin, 0, int64_t{1} << 24) : std::vector<int64_t>{};
+  const std::vector<int64_t> seqs =
+      has_prefill ? int_list(j, "seq", origin, 1, int64_t{1} << 20) : std::vector<int64_t>{};
+  const json exclusions = j.value("exclude", json::array());
+  check_exclusions(exclusions, origin);
+
+  std::string canonical = spec.calibration + ";" + std::to_string(spec.repetitions) + ";" +
+                          std::to_string(spec.min_time_s) + ";" + (spec.verify ? "v" : "-");
+  for (const ModelEntry& m : models)
+    for (const std::string& impl : impls)
+      for (const std::string& backend : backends)
+        for (const std::string& dtype : dtypes)
+          for (const std::string& phase : phases)
+            for (int64_t batch : batches)
+              for (int64_t length : phase == "decode" ? contexts : seqs)
+                for (int64_t t : threads) {
+                  SweepCase c;
+                  c.model = m.label;
+                  c.config = m.config;
+                  c.form = parse_impl_form(impl);
+                  c.backend = backend;
+                  c.dtype = dtype;
+                  c.phase = parse_phase(phase);
+                  c.batch = batch;
+                  c.context = c.phase == Phase::decode ? length : 0;
+                  c.new_tokens = c.phase == Phase::decode ? 1 : length;
+                  c.threads = static_cast<int>(t);
+                  if (!form_supported(c.config, c.form) || excluded_by_any(exclusions, c, m.label))
+                    continue;
+                  bool registered = false;
+                  for (const Implementation& impl_entry : implementations())
+                    registered =
+                        registered || (impl_entry.backend == backend && impl_entry.form == c.form &&
+                                       impl_entry.dtype == dtype);
+                  if (!registered) {
+                    const std::string combo = backend + "/" + impl + "/" + dtype;
+                    if (std::find(spec.unregistered.begin(), spec.unregistered.end(), combo) ==
+                        spec.unregistered.end())
+                      spec.unregistered.push_back(combo);
+                    continue;
+                  }
+                  c.index = static_cast<int64_t>(spec.cases.size());
+                  canonical += "|" + c.name() + "#" + layer_config_to_json(c.config).dump();
+                  spec.cases.push_back(std::move(c));
+                }
+  if (spec.cases.empty())
+    fail(origin,
+         "the lists and exclusions leave no case (is every backend/impl/dtype registered?)");
+  spec.fingerprint = fnv1a_hex(canonical);
+  return spec;
+}
+
+SweepSpec load_sweep(const std::string& path_or_name) {
+  if (!std::filesystem::exists(path_or_name)) {
+    if (const EmbeddedConfig* c = find_embedded_config("sweeps", path_or_name))
+      return parse_sweep(c->json, "sweep '" + path_or_name + "'");
+    std::string known;
+    for (const std::string& n : embedded_config_names("sweeps"))
+      known += (known.empty() ? "" : ", ") + n;
+    throw Error(path_or_name + ": no such sweep config file or built-in sweep (built-in: " + known +
+                ")");
+  }
+  std::ifstream in(path_or_name);
+  if (!in) throw Error(path_or_name + ": cannot open sweep config");
+  std::stringstream text;
+  text << in.rdbuf();
+  return parse_sweep(text.str(), path_or_name);
+}
+
+}  // namespace attnlab

@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
 # The README's first command: set up, build, and run attnlab's main job on its embedded default —
-# verify every implementation against the fp64 reference, then print the KV-cache table of the
-# model presets.
+# the default sweep (every variant at real layer shapes, decode over a context series and
+# prefill, each implementation verified against the fp64 reference before it is timed) into
+# results/default.json, then the KV-cache table of the model presets.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 build=${BUILD_DIR:-build}
-"$build/attnlab" verify
+out=results/default.json
+if [[ -e $out.partial ]]; then
+  "$build/attnlab" sweep default --out "$out" --resume  # an interrupted run: continue it
+else
+  "$build/attnlab" sweep default --out "$out"
+fi
 echo
 "$build/attnlab" kv --context 32768

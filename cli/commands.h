@@ -19,5 +19,6 @@ Command add_run_command(CLI::App& root);
 Command add_verify_command(CLI::App& root);
 Command add_sweep_command(CLI::App& root);
 Command add_merge_command(CLI::App& root);
+Command add_report_command(CLI::App& root);
 
 }  // namespace attnlab::cli

@@ -2,7 +2,8 @@
 # The README's first command: set up, build, and run attnlab's main job on its embedded default —
 # the default sweep (every variant at real layer shapes, decode over a context series and
 # prefill, each implementation verified against the fp64 reference before it is timed) into
-# results/default.json, then the KV-cache table of the model presets.
+# results/default.json, a report of it (reports/out/default/report.html and report.md), then the
+# KV-cache table of the model presets.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -13,5 +14,6 @@ if [[ -e $out.partial ]]; then
 else
   "$build/attnlab" sweep default --out "$out"
 fi
+"$build/attnlab" report results/default.json --out reports/out/default
 echo
 "$build/attnlab" kv --context 32768

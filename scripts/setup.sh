@@ -11,6 +11,8 @@ packages=(
   catch2 librapidcheck-dev                         # tests and property tests
   libbenchmark-dev libopenblas-dev                 # sweeps (Google Benchmark), GEMM peak
   libbenchmark-tools python3-scipy                 # compare.py (tests and --baseline)
+  gnuplot-nox                                      # `attnlab report` draws its SVG charts
+  chromium                                         # the report's headless-browser test
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -1,0 +1,148 @@
+// "KV cache": bytes each variant caches per token (per layer and for the whole model) and at a
+// given context, with the reduction against an MHA of the same heads (DeepSeek-V2, Table 1),
+// computed by variants/variant_spec.h from the layer config stored in each case. See sections.h.
+#include <cmath>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+#include "core/layer_config.h"
+#include "reports/format.h"
+#include "reports/sections.h"
+#include "reports/series_naming.h"
+#include "sweep/sweep_config.h"
+#include "variants/variant_spec.h"
+
+namespace attnlab::reports {
+
+namespace {
+
+struct KvRow {
+  std::string model, variant, dtype, detail;
+  KvFigures figures;
+  int64_t n_layers = 0;
+  int allocated_checked = 0, allocated_mismatch = 0;
+};
+
+// "8 kv heads x 128", "latent 512 + rope 64", "32 heads x (128 + 64)".
+std::string cache_detail(const LayerConfig& c, ImplForm form) {
+  if (!c.is_mla())
+    return std::to_string(c.n_kv_heads) + " KV head" + (c.n_kv_heads == 1 ? "" : "s") + " x " +
+           std::to_string(c.head_dim);
+  if (form == ImplForm::absorb)
+    return "latent " + std::to_string(c.kv_lora_rank) + " + rope key " +
+           std::to_string(c.qk_rope_head_dim);
+  return std::to_string(c.n_heads) + " heads x K " +
+         std::to_string(c.qk_nope_head_dim + c.qk_rope_head_dim) + " + V " +
+         std::to_string(c.v_head_dim);
+}
+
+std::string reduction(double fraction_of_mha) {
+  const double pct = 100.0 * (1.0 - fraction_of_mha);
+  if (std::fabs(pct) < 0.05) return "0% (is MHA)";
+  return pct > 0 ? format("%.1f%%", pct) : format("%.1f%% larger", -pct);
+}
+
+}  // namespace
+
+Section kv_section(const std::vector<ResultsFile>& files, int64_t context) {
+  Section s{"kv-cache", "KV cache per token", {}};
+  std::map<std::string, KvRow> rows;  // by model|impl|dtype
+  std::vector<std::string> order;     // keys in the order the results list them
+  for (const ResultsFile& f : files)
+    for (const ResultCase& c : f.cases) {
+      const std::string where = f.path + ": case " + c.name;
+      if (!c.info.contains("config"))
+        throw Error(where + ": no layer config stored in the case record");
+      const LayerConfig config = parse_layer_config(c.info["config"], where + ": config");
+      const ImplForm form = parse_impl_form(c.impl());
+      double element_bytes = 0;
+      try {
+        element_bytes = cache_element_bytes(c.dtype());
+      } catch (const Error& e) {
+        throw Error(where + ": " + e.what());
+      }
+      const std::string key = c.model() + "|" + c.impl() + "|" + c.dtype();
+      if (!rows.count(key)) order.push_back(key);
+      KvRow& row = rows[key];
+      if (row.model.empty()) {
+        row.model = c.model();
+        row.variant = variant_name(c);
+        row.dtype = c.dtype();
+        row.detail = cache_detail(config, form);
+        row.figures = kv_figures(config, form, context, 1, element_bytes);
+        row.n_layers = config.n_layers;
+      }
+      // The cache the timed case allocated must equal the analytic size of its tokens.
+      const double allocated = c.number("/kv_bytes_allocated");
+      const double expected = double(row.figures.bytes_per_token_layer) * double(c.batch()) *
+                              double(c.context() + c.new_tokens());
+      if (c.ok() && std::isfinite(allocated)) {
+        ++row.allocated_checked;
+        row.allocated_mismatch += allocated != expected;
+      }
+    }
+  s.paragraph(
+      "How many bytes of keys and values each variant keeps per token, from the layer shape "
+      "stored with each case (the DeepSeek-V2 paper's Table 1 formulas, variants/variant_spec). "
+      "\"vs MHA\" compares with a multi-head attention of the same number of heads and head "
+      "size, which caches 2 x heads x head size elements per token per layer; MLA absorb caches "
+      "only the compressed latent and the shared RoPE key, MLA naive the up-projected per-head "
+      "K and V.");
+  if (rows.empty()) {
+    s.note("No case in these results.");
+    return s;
+  }
+  const std::string at = "at " + thousands(context) + " tokens (whole model, batch 1)";
+  Table t{{"model", "variant", "cached per token per layer", "KV dtype", "elements / token / layer",
+           "bytes / token / layer", "bytes / token (all layers)", at, "size vs MHA",
+           "reduction vs MHA"},
+          "llllrrrrrr",
+          {}};
+  ChartSpec chart;
+  chart.id = "kv-per-token";
+  chart.title = "KV cache per token, whole model (log scale)";
+  chart.xlabel = "model and variant";
+  chart.ylabel = "bytes per token (all layers)";
+  chart.kind = ChartSpec::Kind::bars;
+  chart.logy = true;
+  chart.yformat = "%.0s%cB";  // 10kB, 100kB, 1MB
+  chart.series.push_back({"bytes per token", {}, 0, 0});
+  bool several_dtypes = false;
+  for (const auto& [key, r] : rows) several_dtypes |= r.dtype != rows.begin()->second.dtype;
+  int checked = 0, mismatched = 0;
+  double lo = INFINITY, hi = 0;
+  for (const std::string& key : order) {
+    const KvRow& r = rows.at(key);
+    const KvFigures& k = r.figures;
+    t.rows.push_back({r.model, r.variant, r.detail, r.dtype, thousands(k.elements_per_token_layer),
+                      thousands(std::llround(k.bytes_per_token_layer)),
+                      thousands(std::llround(k.bytes_per_token)) + " (" +
+                          std::to_string(r.n_layers) + " layers)",
+                      human_bytes(k.bytes_at_context), format("%.1f%%", 100 * k.fraction_of_mha),
+                      reduction(k.fraction_of_mha)});
+    const double x = double(chart.series[0].points.size());
+    chart.series[0].points.push_back({x, k.bytes_per_token});
+    chart.bar_labels.push_back(r.model + " " + r.variant + (several_dtypes ? " " + r.dtype : ""));
+    chart.bar_values.push_back(human_bytes(k.bytes_per_token));
+    lo = std::min(lo, k.bytes_per_token);
+    hi = std::max(hi, k.bytes_per_token);
+    checked += r.allocated_checked;
+    mismatched += r.allocated_mismatch;
+  }
+  s.table(std::move(t));
+  chart.yrange = std::make_pair(lo / 3, hi * 6);
+  s.figure(std::move(chart),
+           "Bytes of KV cache each generated token adds to the whole model (every layer), one "
+           "bar per model and variant, on a log scale: each step down the axis is 10x less "
+           "memory per token, so 10x more context (or batch) fits in the same memory.");
+  if (checked > 0)
+    s.paragraph(mismatched == 0
+                    ? "The caches allocated by the " + std::to_string(checked) +
+                          " timed cases have exactly these sizes."
+                    : std::to_string(mismatched) + " of " + std::to_string(checked) +
+                          " timed cases allocated a cache of another size than the analytic one.");
+  return s;
+}
+
+}  // namespace attnlab::reports

@@ -122,8 +122,9 @@ Command add_run_command(CLI::App& root) {
   app->add_option("--input", o->input_path, "hidden_states [B,S,hidden] and optional position_ids")
       ->required();
   app->add_option("--out", o->out_path, "Output file (safetensors, attn_output)")->required();
-  app->add_option("--backend", o->backend, "cpu or reference")
-      ->check(CLI::IsMember({"cpu", "reference"}));
+  app->add_option("--backend", o->backend,
+                  "cpu (fast, fp32 cache), cpu-plain (plain loops) or reference (fp64)")
+      ->check(CLI::IsMember({"cpu", "cpu-plain", "reference"}));
   app->add_option("--impl", o->impl,
                   "standard (MHA/GQA/MQA), naive or absorb (MLA); default: "
                   "standard, or absorb for MLA")

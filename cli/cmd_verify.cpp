@@ -5,6 +5,7 @@
 // --inject-fault NAME runs the CPU backend with a deliberate bug instead, to watch the gate fail.
 #include <omp.h>
 
+#include <algorithm>
 #include <iostream>
 
 #include "cli/commands.h"
@@ -71,6 +72,16 @@ int run_verify(const VerifyOptions& o) {
             << " skipped (" << cases.size() << " cases x " << impls.size()
             << " implementations x every check; skipped = check or form does not apply"
             << (o.show_skipped ? "" : ", listed with --show-skipped") << ")\n";
+  // Backends that cannot run here (no CUDA device): their rows are all SKIP; say so once.
+  std::vector<std::string> unavailable;
+  for (const Implementation& impl : impls) {
+    const std::string reason = impl.unavailable_reason();
+    const std::string line = "verify: backend " + impl.backend + " unavailable: " + reason;
+    if (!reason.empty() &&
+        std::find(unavailable.begin(), unavailable.end(), line) == unavailable.end())
+      unavailable.push_back(line);
+  }
+  for (const std::string& line : unavailable) std::cout << line << " (its checks are SKIP)\n";
   if (!o.json_path.empty()) write_verify_json(o.json_path, results);
   if (!o.junit_path.empty()) write_verify_junit(o.junit_path, results);
   return failed == 0 ? 0 : 1;

@@ -77,6 +77,18 @@ class Attention {
   // Throws attnlab::Error when batch differs from the cache's or seq exceeds its free slots.
   virtual void forward(const float* x, const int64_t* positions, int64_t batch, int64_t seq,
                        KvCache& cache, float* out, float* lse) const = 0;
+
+  // Optional on-device timing, for GPU backends (sweeps time with it when present; CPU backends
+  // are timed on the host clock). device_forward_seconds() does what forward() does (no lse)
+  // and returns the seconds the device spent on the step, measured with device events around
+  // the device work only: copying x and positions in and out back is outside the measured
+  // region, and the L2 cache is flushed before it starts. Throws attnlab::Error when
+  // has_device_timer() is false.
+  virtual bool has_device_timer() const { return false; }
+  virtual double device_forward_seconds(const float* x, const int64_t* positions, int64_t batch,
+                                        int64_t seq, KvCache& cache, float* out) const {
+    throw Error("this attention has no device timer");
+  }
 };
 
 }  // namespace attnlab

@@ -6,6 +6,10 @@
 #include "core/attention.h"
 #include "core/error.h"
 #include "kernels/cpu/cpu_plain_attention.h"
+#include "kernels/cpu/fast_attention.h"
+#ifdef ATTNLAB_HAVE_CUDA
+#include "kernels/cuda/cuda_attention.h"
+#endif
 #include "reference/reference_attention.h"
 
 namespace attnlab {
@@ -129,7 +133,7 @@ Implementation reference_entry(ImplForm form) {
 
 Implementation cpu_plain_entry(ImplForm form, cpu::Fault fault = cpu::Fault::none) {
   const std::string backend =
-      fault == cpu::Fault::none ? "cpu" : std::string("cpu+") + cpu::to_string(fault);
+      fault == cpu::Fault::none ? "cpu-plain" : std::string("cpu-plain+") + cpu::to_string(fault);
   Implementation impl;
   impl.backend = backend;
   impl.form = form;
@@ -146,6 +150,52 @@ Implementation cpu_plain_entry(ImplForm form, cpu::Fault fault = cpu::Fault::non
   return impl;
 }
 
+// The fast CPU backend (kernels/cpu/fast_attention.h) with its KV cache stored in `dtype`
+// (fp32, bf16, fp16); compute and accumulation are fp32 whatever the storage.
+Implementation cpu_fast_entry(ImplForm form, cpu::fast::CacheDType dtype) {
+  Implementation impl;
+  impl.backend = "cpu";
+  impl.form = form;
+  impl.dtype = cpu::fast::to_string(dtype);
+  impl.supports = [form](const LayerConfig& c) { return form_supported(c, form); };
+  impl.make_attention = [form, dtype](const LayerConfig& c,
+                                      const Weights& w) -> std::unique_ptr<Attention> {
+    return cpu::fast::make_fast_attention(c, w, form, dtype);
+  };
+  impl.run_chunks = [make = impl.make_attention](const LayerConfig& c, const Weights& w,
+                                                 const Tensor<double>& x, const Tensor<int64_t>& p,
+                                                 int64_t chunk) {
+    return run_fp32_attention(*make(c, w), c, x, p, chunk);
+  };
+  return impl;
+}
+
+#ifdef ATTNLAB_HAVE_CUDA
+// The CUDA backend (kernels/cuda/cuda_attention.h) with its KV cache stored in `dtype`; fp32
+// compute and accumulation. Unavailable (every check SKIP) when no device is present.
+Implementation cuda_entry(ImplForm form, cuda::CacheDType dtype) {
+  Implementation impl;
+  impl.backend = "cuda";
+  impl.form = form;
+  impl.dtype = cuda::to_string(dtype);
+  impl.unavailable = [] { return cuda::unavailable_reason(); };
+  impl.supports = [form](const LayerConfig& c) {
+    return cuda::unavailable_reason().empty() && form_supported(c, form);
+  };
+  // No Attention to make without a device: callers that time or test every make_attention skip
+  // the entry; make_cuda_attention itself throws "CUDA backend unavailable: ..." then.
+  if (cuda::unavailable_reason().empty())
+    impl.make_attention = [form, dtype](const LayerConfig& c, const Weights& w) {
+      return cuda::make_cuda_attention(c, w, form, dtype);
+    };
+  impl.run_chunks = [form, dtype](const LayerConfig& c, const Weights& w, const Tensor<double>& x,
+                                  const Tensor<int64_t>& p, int64_t chunk) {
+    return run_fp32_attention(*cuda::make_cuda_attention(c, w, form, dtype), c, x, p, chunk);
+  };
+  return impl;
+}
+#endif
+
 }  // namespace
 
 const std::vector<Implementation>& implementations() {
@@ -153,7 +203,15 @@ const std::vector<Implementation>& implementations() {
     std::vector<Implementation> t;
     for (ImplForm form : {ImplForm::standard, ImplForm::naive, ImplForm::absorb}) {
       t.push_back(reference_entry(form));
+      // fp32 first: find_implementation("cpu", form) without a dtype picks it.
+      for (auto dtype : {cpu::fast::CacheDType::fp32, cpu::fast::CacheDType::bf16,
+                         cpu::fast::CacheDType::fp16})
+        t.push_back(cpu_fast_entry(form, dtype));
       t.push_back(cpu_plain_entry(form));
+#ifdef ATTNLAB_HAVE_CUDA
+      for (auto dtype : {cuda::CacheDType::fp32, cuda::CacheDType::bf16, cuda::CacheDType::fp16})
+        t.push_back(cuda_entry(form, dtype));
+#endif
     }
     return t;
   }();

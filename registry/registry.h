@@ -35,9 +35,11 @@ struct RunOutput {
 };
 
 struct Implementation {
-  std::string backend;  // "reference", "cpu"
+  std::string backend;  // "reference", "cpu" (fast), "cpu-plain", "cuda"
   ImplForm form;
-  std::string dtype;  // compute/cache element type: "fp64", "fp32"
+  // Cache storage type: "fp64" (reference), "fp32", "bf16", "fp16" (CPU: fp32 compute and
+  // accumulation whatever the storage).
+  std::string dtype;
   std::function<bool(const LayerConfig&)> supports;
   // Runs x [B, S, hidden] at positions [B, S] through a fresh cache, `chunk` tokens per forward.
   std::function<RunOutput(const LayerConfig&, const Weights&, const Tensor<double>& x,
@@ -45,8 +47,14 @@ struct Implementation {
       run_chunks;
 
   // The implementation itself, for timing (sweeps, benchmarks); empty for backends that are not
-  // an Attention (the fp64 reference).
+  // an Attention (the fp64 reference) and for unavailable ones (see below).
   std::function<std::unique_ptr<Attention>(const LayerConfig&, const Weights&)> make_attention;
+
+  // Why this implementation cannot run on this machine (e.g. "no CUDA device (...)"), or "" when
+  // it can; empty = always available. supports() is then false too; verify reports every check
+  // SKIP with this reason, and a sweep that names the backend is refused before it runs.
+  std::function<std::string()> unavailable;
+  std::string unavailable_reason() const { return unavailable ? unavailable() : std::string(); }
 
   RunOutput run(const LayerConfig& config, const Weights& weights, const Tensor<double>& x,
                 const Tensor<int64_t>& positions, Phase phase) const;
@@ -64,7 +72,7 @@ ImplForm default_form(const LayerConfig& config);
 ImplForm defining_form(const LayerConfig& config);
 
 // A copy of the plain CPU entry of `form` running with a deliberate bug (cpu::Fault), with the
-// fault's name in its backend ("cpu+softmax_scale"): how the gate's own tests and
+// fault's name in its backend ("cpu-plain+softmax_scale"): how the gate's own tests and
 // `attnlab verify --inject-fault` show that verification catches it.
 Implementation faulty_cpu_implementation(ImplForm form, const std::string& fault_name);
 std::vector<std::string> fault_names();

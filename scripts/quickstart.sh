@@ -9,11 +9,14 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 build=${BUILD_DIR:-build}
 out=results/default.json
+status=0
 if [[ -e $out.partial ]]; then
-  "$build/attnlab" sweep default --out "$out" --resume  # an interrupted run: continue it
+  "$build/attnlab" sweep default --out "$out" --resume || status=$?  # continue an interrupted run
 else
-  "$build/attnlab" sweep default --out "$out"
+  "$build/attnlab" sweep default --out "$out" || status=$?
 fi
-"$build/attnlab" report results/default.json --out reports/out/default
+# A failed case is recorded in the results (exit 1); the report shows it, so write it anyway.
+[[ -e $out ]] && "$build/attnlab" report "$out" --out reports/out/default
 echo
 "$build/attnlab" kv --context 32768
+exit $status

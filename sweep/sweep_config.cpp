@@ -211,7 +211,8 @@ SweepSpec parse_sweep(const std::string& json_text, const std::string& origin) {
                           : std::vector<std::string>{"standard", "naive", "absorb"};
   std::set<std::string> backend_names;
   for (const Implementation& impl : implementations())
-    if (impl.make_attention) backend_names.insert(impl.backend);
+    if (impl.make_attention || !impl.unavailable_reason().empty())  // unavailable: refused later
+      backend_names.insert(impl.backend);
   const std::vector<std::string> backends = j.contains("backends")
                                                 ? string_list(j, "backends", origin, backend_names)
                                                 : std::vector<std::string>{"cpu"};

@@ -128,6 +128,16 @@ void time_case(const SweepCase& c, const SweepSpec& spec, const Limits& limits,
   for (int64_t b = 0; b < c.batch; ++b)
     for (int64_t s = 0; s < c.new_tokens; ++s) positions[b * c.new_tokens + s] = c.context + s;
   std::vector<float> out(rows * c.config.hidden_size);
+  // GPU backends time on the device (CUDA events around the device work, L2 flushed before
+  // each iteration: Attention::device_forward_seconds) with Google Benchmark's manual time,
+  // after a warm-up; the others run forward() on the host clock.
+  const bool device_timed = attention->has_device_timer();
+  if (device_timed)
+    for (int i = 0; i < 3; ++i) {
+      cache->rewind(c.context);
+      attention->forward(x.data(), positions.data(), c.batch, c.new_tokens, *cache, out.data(),
+                         nullptr);
+    }
 
   const StepCost cost =
       step_cost(c.config, c.form, c.batch, c.context, c.new_tokens, cache_element_bytes(c.dtype));
@@ -138,14 +148,17 @@ void time_case(const SweepCase& c, const SweepSpec& spec, const Limits& limits,
                              double(c.batch) * double(c.context + c.new_tokens) *
                              cache_element_bytes(c.dtype);
 
-  benchmark::RegisterBenchmark(
-      c.name().c_str(),
-      [&](benchmark::State& state) {
+  benchmark::internal::Benchmark* bench =
+      benchmark::RegisterBenchmark(c.name().c_str(), [&](benchmark::State& state) {
         try {
           for (auto _ : state) {
             cache->rewind(c.context);
-            attention->forward(x.data(), positions.data(), c.batch, c.new_tokens, *cache,
-                               out.data(), nullptr);
+            if (device_timed)
+              state.SetIterationTime(attention->device_forward_seconds(
+                  x.data(), positions.data(), c.batch, c.new_tokens, *cache, out.data()));
+            else
+              attention->forward(x.data(), positions.data(), c.batch, c.new_tokens, *cache,
+                                 out.data(), nullptr);
           }
         } catch (const std::exception& e) {
           state.SkipWithError(e.what());
@@ -159,9 +172,12 @@ void time_case(const SweepCase& c, const SweepSpec& spec, const Limits& limits,
         state.counters["roofline_fraction"] = Counter(bound_s, Counter::kIsIterationInvariantRate);
         state.counters["kv_bytes_allocated"] = double(cache->bytes_allocated());
         state.counters["kv_bytes_analytic"] = analytic_kv;
-      })
-      ->UseRealTime()
-      ->Unit(benchmark::kMillisecond)
+      });
+  if (device_timed)
+    bench->UseManualTime();
+  else
+    bench->UseRealTime();
+  bench->Unit(benchmark::kMillisecond)
       ->Repetitions(spec.repetitions)
       ->MinTime(spec.min_time_s)
       ->ComputeStatistics("p10", [](const std::vector<double>& v) { return percentile(v, 0.1); })
@@ -264,6 +280,13 @@ int run_sweep(const SweepSpec& spec, const SweepOptions& o) {
     std::cerr << "attnlab: skipping " << combo << ": no such implementation is registered\n";
   if (cases.empty())
     throw Error("no case of sweep '" + spec.name + "' is selected (--shard/--filter)");
+  // A backend that cannot run here (the CUDA backend without a device) is refused up front.
+  for (const SweepCase* c : cases) {
+    const std::string reason = implementation_of(*c).unavailable_reason();
+    if (!reason.empty())
+      throw Error("sweep '" + spec.name + "': backend " + c->backend +
+                  " is unavailable: " + reason);
+  }
   const double available = available_memory_bytes();
   if (o.dry_run) return dry_run(cases, available);
   for (const SweepCase* c : cases)

@@ -30,6 +30,8 @@ RunOutput slice_output(const RunOutput& r, int64_t b0, int64_t nb, int64_t s0, i
 }
 
 std::string unsupported(const CaseData& c, const Implementation& impl) {
+  const std::string unavailable = impl.unavailable_reason();  // e.g. "no CUDA device (...)"
+  if (!unavailable.empty()) return unavailable;
   return impl.supports(c.config)
              ? ""
              : "does not apply to " + std::string(to_string(c.config.attention));
@@ -136,7 +138,7 @@ std::vector<Check> make_checks() {
                       if (c.config.rope_layout != RopeLayout::none)
                         return std::string("TransMLA rewrite needs a layer without RoPE");
                       if (impl.form == ImplForm::standard) return std::string("runs MLA forms");
-                      return std::string();
+                      return impl.unavailable_reason();
                     },
                     [](const CaseData& c, const Implementation& impl) {
                       return CheckRun{

@@ -90,7 +90,9 @@ std::vector<CaseResult> run_conformance(const std::vector<VerifyCase>& cases,
         r.form = to_string(impl.form);
         r.backend = impl.backend;
         r.dtype = impl.dtype;
-        r.detail = check.not_applicable(data, impl);
+        // An implementation that cannot run here (no CUDA device) skips every check, saying why.
+        r.detail = impl.unavailable_reason();
+        if (r.detail.empty()) r.detail = check.not_applicable(data, impl);
         if (!r.detail.empty()) {
           results.push_back(r);
           continue;

@@ -26,11 +26,41 @@ const Tolerance kFp64{1e-20, 1e-11, 1e-9, 1e-10,
 const Tolerance kFp32{1e-10, 1e-5, 1e-4, 1e-4,
                       "fp32 compute: ~1e-7 relative per op, NMSE measured ~1e-14"};
 
+// bf16 KV-cache storage, fp32 compute and accumulation (the fast CPU backend's "bf16"): each
+// cached K/V element is rounded once to an 8-bit significand, relative error <= 2^-8 = 3.9e-3
+// (half an ulp; 2^-7 is the ulp at 1), RMS about 2^-8 / sqrt(3) = 2.3e-3 for uniformly spread
+// rounding errors. The output error is V's rounding averaged by the softmax plus K's passed
+// through the scores: NMSE ~ (2.3e-3)^2 x O(1) = 5e-6. The LSE error is the softmax-weighted
+// mean of the score errors, |d lse| ~ 2^-8 x scale x |q| |k| / sqrt(d): absolute, it grows with
+// the score magnitude. Measured: `attnlab verify` (default cases, every check) and
+// tests/test_cpu_fast.cpp (medium shapes, 3000-token decode): NMSE <= 5.1e-6, max abs 8.9e-3 on
+// O(1) outputs, LSE 1.0e-2; props/ (random layers up to softmax scale 0.66 without latent norms,
+// and comparisons of two bf16 runs, whose errors add): NMSE <= 1.1e-5, element error 0.032 at
+// |ref| 0.08, LSE up to 0.094. Bounds: NMSE 5e-5 (4.5x the worst seen; 20x below the >= 1e-3 of
+// a wrong scale or RoPE pair; 10x tighter than llama.cpp's 5e-4 for flash attention),
+// element-wise 5e-2 + 5e-2 |ref| (llm.c allows 0.079 relative for bf16), LSE 0.25 (2.7x).
+const Tolerance kBf16{5e-5, 5e-2, 5e-2, 0.25,
+                      "bf16 cache (2^-8 relative rounding per element), fp32 compute: NMSE "
+                      "measured <= 1.1e-5"};
+
+// fp16 KV-cache storage, fp32 compute and accumulation: an 11-bit significand, relative
+// rounding <= 2^-11 = 4.9e-4, 8x below bf16 (errors 8x, NMSE 64x smaller). Measured as above:
+// NMSE <= 8.4e-8, max abs 1.2e-3, LSE 1.1e-3 (verify, tests); props/ LSE up to 7.4e-3. Bounds:
+// NMSE 1e-6 (12x), element-wise and LSE the bf16 ones / 8: 6.25e-3 + 6.25e-3 |ref| (FlashInfer
+// checks single fp16 kernels at rtol = atol = 1e-3; this is a whole layer), LSE 3.1e-2. The
+// cached values are projections of O(1) activations, far inside fp16's range; an overflow to
+// inf would fail as a non-finite output.
+const Tolerance kFp16{1e-6, 6.25e-3, 6.25e-3, 3.125e-2,
+                      "fp16 cache (2^-11 relative rounding per element), fp32 compute: NMSE "
+                      "measured ~8e-8"};
+
 }  // namespace
 
 const Tolerance& tolerance_for(const std::string& dtype) {
   if (dtype == "fp64") return kFp64;
   if (dtype == "fp32") return kFp32;
+  if (dtype == "bf16") return kBf16;
+  if (dtype == "fp16") return kFp16;
   throw Error("no tolerance defined for dtype '" + dtype + "'");
 }
 

@@ -1,0 +1,171 @@
+// The fast backend's KV cache and the dtype helpers of fast_attention.h; see fast_cache.h.
+#include "kernels/cpu/fast_cache.h"
+
+#include <algorithm>
+#include <new>
+
+#include "core/error.h"
+#include "kernels/cpu/cpu_common.h"
+#include "kernels/cpu/fast_simd.h"
+
+namespace attnlab::cpu::fast {
+
+namespace {
+
+constexpr std::align_val_t kAlignment{64};
+
+template <class E>
+void fill_nan(std::byte* data, size_t elements) {
+  E* p = reinterpret_cast<E*>(data);
+  std::fill(p, p + elements, nan_value<E>());
+}
+
+template <class E>
+void write_values(std::byte* data, size_t index, const float* values, int64_t count) {
+  E* p = reinterpret_cast<E*>(data) + index;
+  for (int64_t i = 0; i < count; ++i) p[i] = from_float<E>(values[i]);
+}
+
+template <class E>
+float read_value(const std::byte* data, size_t index) {
+  return to_float(reinterpret_cast<const E*>(data)[index]);
+}
+
+// A value in [-sqrt(3), sqrt(3)) (mean 0, variance 1) from a 64-bit hash of (seed, index).
+float synthetic_value(uint64_t seed, uint64_t index) {
+  uint64_t z = seed * 0x9E3779B97F4A7C15ull + index;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  z ^= z >> 31;
+  const float unit = static_cast<float>(z >> 40) * (1.0f / 16777216.0f);  // [0, 1)
+  return (unit * 2.0f - 1.0f) * 1.7320508f;
+}
+
+template <class E>
+void fill_streams(std::byte* data, int64_t streams, int64_t capacity, int64_t width, int64_t length,
+                  uint64_t seed) {
+  E* p = reinterpret_cast<E*>(data);
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t s = 0; s < streams; ++s)
+    for (int64_t t = 0; t < length; ++t) {
+      const size_t row = (static_cast<size_t>(s) * capacity + t) * width;
+      for (int64_t i = 0; i < width; ++i)
+        p[row + i] = from_float<E>(synthetic_value(seed, row + i));
+    }
+}
+
+}  // namespace
+
+void FastCache::Free::operator()(std::byte* p) const {
+  ::operator delete[](p, kAlignment);
+}
+
+FastCache::FastCache(int64_t batch, int64_t capacity, std::string owner, CacheDType dtype,
+                     std::vector<CachePartShape> parts)
+    : KvCache(batch, capacity), owner_(std::move(owner)), dtype_(dtype), shapes_(std::move(parts)) {
+  for (const CachePartShape& shape : shapes_) {
+    const size_t elements = static_cast<size_t>(batch * shape.heads * capacity * shape.width);
+    auto* bytes =
+        static_cast<std::byte*>(::operator new[](elements* bytes_per_element(dtype), kAlignment));
+    parts_.emplace_back(bytes);
+    elements_.push_back(elements);
+    switch (dtype) {
+      case CacheDType::fp32:
+        fill_nan<float>(bytes, elements);
+        break;
+      case CacheDType::bf16:
+        fill_nan<bf16_t>(bytes, elements);
+        break;
+      case CacheDType::fp16:
+        fill_nan<fp16_t>(bytes, elements);
+        break;
+    }
+  }
+}
+
+size_t FastCache::bytes_allocated() const {
+  size_t bytes = 0;
+  for (size_t elements : elements_) bytes += elements * bytes_per_element(dtype_);
+  return bytes;
+}
+
+size_t FastCache::element_index(int part, int64_t b, int64_t head, int64_t t) const {
+  const CachePartShape& s = shapes_[part];
+  return ((static_cast<size_t>(b) * s.heads + head) * capacity() + t) * s.width;
+}
+
+void FastCache::write(int part, int64_t b, int64_t head, int64_t t, const float* values,
+                      int64_t offset, int64_t count) {
+  const size_t index = element_index(part, b, head, t) + offset;
+  switch (dtype_) {
+    case CacheDType::fp32:
+      return write_values<float>(parts_[part].get(), index, values, count);
+    case CacheDType::bf16:
+      return write_values<bf16_t>(parts_[part].get(), index, values, count);
+    case CacheDType::fp16:
+      return write_values<fp16_t>(parts_[part].get(), index, values, count);
+  }
+}
+
+float FastCache::read(int part, int64_t b, int64_t head, int64_t t, int64_t i) const {
+  const size_t index = element_index(part, b, head, t) + i;
+  switch (dtype_) {
+    case CacheDType::fp32:
+      return read_value<float>(parts_[part].get(), index);
+    case CacheDType::bf16:
+      return read_value<bf16_t>(parts_[part].get(), index);
+    case CacheDType::fp16:
+      return read_value<fp16_t>(parts_[part].get(), index);
+  }
+  return 0;
+}
+
+void FastCache::fill_synthetic(int64_t length, uint64_t seed) {
+  if (length < 0 || length > capacity())
+    throw Error("synthetic fill of " + std::to_string(length) + " tokens does not fit capacity " +
+                std::to_string(capacity()));
+  for (size_t part = 0; part < parts_.size(); ++part) {
+    const int64_t streams = batch() * shapes_[part].heads, width = shapes_[part].width;
+    const uint64_t part_seed = seed + 1000003ull * part;
+    switch (dtype_) {
+      case CacheDType::fp32:
+        fill_streams<float>(parts_[part].get(), streams, capacity(), width, length, part_seed);
+        break;
+      case CacheDType::bf16:
+        fill_streams<bf16_t>(parts_[part].get(), streams, capacity(), width, length, part_seed);
+        break;
+      case CacheDType::fp16:
+        fill_streams<fp16_t>(parts_[part].get(), streams, capacity(), width, length, part_seed);
+        break;
+    }
+  }
+  rewind(0);
+  CacheWriter::advance(*this, length);
+}
+
+FastCache& own_fast_cache(KvCache& cache, const std::string& owner) {
+  auto* own = dynamic_cast<FastCache*>(&cache);
+  if (own == nullptr) throw_foreign_cache(owner);
+  if (own->owner() != owner)
+    throw Error("KV cache was made by another attention (" + own->owner() + "), not by " + owner);
+  return *own;
+}
+
+const FastCache& own_fast_cache(const KvCache& cache, const std::string& owner) {
+  return own_fast_cache(const_cast<KvCache&>(cache), owner);
+}
+
+FastCache& checked_fast_cache(KvCache& cache, const std::string& owner, int64_t batch,
+                              int64_t seq) {
+  FastCache& own = own_fast_cache(cache, owner);
+  if (batch != own.batch())
+    throw Error("batch " + std::to_string(batch) + " does not match the KV cache's batch " +
+                std::to_string(own.batch()));
+  if (seq < 1) throw Error("forward needs at least 1 new token, got " + std::to_string(seq));
+  if (own.length() + seq > own.capacity())
+    throw Error("KV cache full: " + std::to_string(own.length()) + " cached + " +
+                std::to_string(seq) + " new > capacity " + std::to_string(own.capacity()));
+  return own;
+}
+
+}  // namespace attnlab::cpu::fast

@@ -1,0 +1,205 @@
+// The driver of the fast backend's attention core (see fast_kernels.h): turns one forward's
+// core problem into OpenMP work items (sequence x KV stream x row set x key split), runs them on
+// omp_get_max_threads() threads with dynamic scheduling, and merges split partials by
+// log-sum-exp. Row sets: all rows of a stream when there are at most 256 (decode: one pass over
+// the keys serves every query head of the stream), else sets of 64 consecutive rows (prefill:
+// each set runs only the key tiles its causal limit reaches). Key splits (flash-decoding) only
+// when there are too few sets to keep every thread busy, and never below 512 keys per split.
+// Scratch is per thread and per call; nothing grows with the context length.
+// Tested by tests/test_cpu_fast.cpp (merge, uneven splits, thread counts, long contexts).
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "kernels/cpu/fast_kernels.h"
+#include "kernels/cpu/fast_simd.h"
+
+namespace attnlab::cpu::fast {
+
+namespace {
+
+constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+constexpr float kLn2 = 0.69314718055994531f;
+constexpr int64_t kMinSplitKeys = 512;
+constexpr int64_t kWholeStreamRows = 256;  // up to this many rows per stream: one row set
+constexpr int64_t kSetRows = 64;           // else sets of this many rows
+
+// The rows of one set, addressed into the problem's q / out / lse.
+struct RowSet {
+  int64_t b = 0, stream = 0, r0 = 0, rows = 0;
+};
+
+struct SetRows {
+  std::vector<const float*> q;
+  std::vector<float*> out, lse;
+  std::vector<int64_t> limit;
+};
+
+void describe(const CoreProblem& p, const RowSet& set, SetRows& rows) {
+  const int64_t heads = p.streams * p.group;
+  rows.q.resize(set.rows);
+  rows.out.resize(set.rows);
+  rows.lse.resize(set.rows);
+  rows.limit.resize(set.rows);
+  for (int64_t i = 0; i < set.rows; ++i) {
+    const int64_t r = set.r0 + i, s = r / p.group, j = r % p.group;
+    const int64_t row_head = (set.b * p.seq + s) * heads + set.stream * p.group + j;
+    rows.q[i] = p.q + row_head * p.dk;
+    rows.out[i] = p.out + row_head * p.dv;
+    rows.lse[i] = p.lse != nullptr ? p.lse + row_head : nullptr;
+    rows.limit[i] = p.length - p.seq + s + 1;
+  }
+}
+
+RowsJob make_job(const CoreProblem& p, const RowSet& set, const SetRows& rows) {
+  RowsJob job;
+  job.dtype = p.dtype;
+  const size_t e = bytes_per_element(p.dtype);
+  const int64_t stream = set.b * p.streams + set.stream;
+  job.keys = {static_cast<const char*>(p.keys) + stream * p.key_stream_stride * e,
+              p.key_row_stride};
+  job.values = {static_cast<const char*>(p.values) + stream * p.value_stream_stride * e,
+                p.value_row_stride};
+  job.dk = p.dk;
+  job.dv = p.dv;
+  job.m = set.rows;
+  job.q = rows.q.data();
+  job.q_scale = p.q_scale;
+  job.limit = rows.limit.data();
+  return job;
+}
+
+// Partial storage for `m` rows of width dv at `base`.
+Partial partial_at(float* base, int64_t m, int64_t dv) {
+  return {base, base + m * dv, base + m * dv + m};
+}
+int64_t partial_floats(int64_t m, int64_t dv) {
+  return m * (dv + 2);
+}
+
+}  // namespace
+
+void reset_partial(const Partial& p, int64_t m, int64_t dv) {
+  std::fill(p.o, p.o + m * dv, 0.0f);
+  std::fill(p.max, p.max + m, kNegInf);
+  std::fill(p.sum, p.sum + m, 0.0f);
+}
+
+void attend_range(const RowsJob& job, int64_t t_begin, int64_t t_end, const Partial& p) {
+  if (job.m <= kMaxRowsKernelRows)
+    attend_range_rows(job, t_begin, t_end, p);
+  else
+    attend_range_lanes(job, t_begin, t_end, p);
+}
+
+void merge_partials(const Partial* parts, int n, int64_t m, int64_t dv, float* const* out,
+                    float* const* lse) {
+  std::vector<float> weight(n);
+  const int64_t chunks = (dv + 15) / 16;
+  for (int64_t i = 0; i < m; ++i) {
+    float top = kNegInf;
+    for (int s = 0; s < n; ++s) top = std::max(top, parts[s].max[i]);
+    float total = 0;
+    for (int s = 0; s < n; ++s) {
+      weight[s] = parts[s].max[i] == kNegInf ? 0.0f : std::exp2(parts[s].max[i] - top);
+      total += weight[s] * parts[s].sum[i];
+    }
+    const float inv = total > 0 ? 1.0f / total : 0.0f;
+    for (int64_t c = 0; c < chunks; ++c) {
+      const Mask mask = first_lanes(dv - 16 * c);
+      V16 acc = zero();
+      for (int s = 0; s < n; ++s)
+        acc = fma(load(parts[s].o + i * dv + 16 * c, mask), set1(weight[s] * inv), acc);
+      store(out[i] + 16 * c, acc, mask);
+    }
+    if (lse != nullptr && lse[i] != nullptr)
+      *lse[i] = total > 0 ? (top + std::log2(total)) * kLn2 : kNegInf;
+  }
+}
+
+int choose_splits(int64_t keys, int64_t sets, int threads) {
+  if (threads <= 1 || sets >= 2 * threads) return 1;
+  const int64_t wanted = (2 * threads + sets - 1) / sets;
+  return static_cast<int>(std::max<int64_t>(1, std::min(wanted, keys / kMinSplitKeys)));
+}
+
+void run_core(const CoreProblem& p) {
+  const int64_t stream_rows = p.seq * p.group;
+  const int64_t set_rows = stream_rows <= kWholeStreamRows ? stream_rows : kSetRows;
+  const int64_t sets_per_stream = (stream_rows + set_rows - 1) / set_rows;
+  const int64_t n_sets = p.batch * p.streams * sets_per_stream;
+  const int threads = omp_get_max_threads();
+
+  struct Item {
+    int64_t set, split, t_begin, t_end;
+  };
+  std::vector<RowSet> sets(n_sets);
+  std::vector<int> splits(n_sets);
+  std::vector<int64_t> partial_offset(n_sets, -1);  // >= 0: split set, its partials' storage
+  std::vector<Item> items;
+  int64_t partial_total = 0;
+  for (int64_t i = 0; i < n_sets; ++i) {
+    const int64_t local = i % sets_per_stream, stream_index = i / sets_per_stream;
+    RowSet& set = sets[i];
+    set.b = stream_index / p.streams;
+    set.stream = stream_index % p.streams;
+    set.r0 = local * set_rows;
+    set.rows = std::min(set_rows, stream_rows - set.r0);
+    const int64_t last_token = (set.r0 + set.rows - 1) / p.group;
+    const int64_t keys = p.length - p.seq + last_token + 1;
+    const int n = p.forced_splits > 0 ? p.forced_splits : choose_splits(keys, n_sets, threads);
+    splits[i] = n;
+    if (n > 1) {
+      partial_offset[i] = partial_total;
+      partial_total += n * partial_floats(set.rows, p.dv);
+    }
+    for (int s = 0; s < n; ++s) {
+      // Split boundaries on multiples of 16 keys; the last split ends at `keys`.
+      const int64_t begin = s == 0 ? 0 : (keys * s / n) / 16 * 16;
+      const int64_t end = s == n - 1 ? keys : (keys * (s + 1) / n) / 16 * 16;
+      items.push_back({i, s, begin, end});
+    }
+  }
+  std::vector<float> partials(partial_total);
+
+#pragma omp parallel
+  {
+    SetRows rows;
+    std::vector<float> own;
+#pragma omp for schedule(dynamic, 1)
+    for (size_t k = 0; k < items.size(); ++k) {
+      const Item& item = items[k];
+      const RowSet& set = sets[item.set];
+      describe(p, set, rows);
+      const RowsJob job = make_job(p, set, rows);
+      const int64_t floats = partial_floats(set.rows, p.dv);
+      Partial part;
+      if (splits[item.set] > 1) {
+        part = partial_at(partials.data() + partial_offset[item.set] + item.split * floats,
+                          set.rows, p.dv);
+      } else {
+        own.resize(floats);
+        part = partial_at(own.data(), set.rows, p.dv);
+      }
+      reset_partial(part, set.rows, p.dv);
+      attend_range(job, item.t_begin, item.t_end, part);
+      if (splits[item.set] == 1)
+        merge_partials(&part, 1, set.rows, p.dv, rows.out.data(), rows.lse.data());
+    }
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t i = 0; i < n_sets; ++i) {
+      if (splits[i] == 1) continue;
+      describe(p, sets[i], rows);
+      const int64_t floats = partial_floats(sets[i].rows, p.dv);
+      std::vector<Partial> parts(splits[i]);
+      for (int s = 0; s < splits[i]; ++s)
+        parts[s] = partial_at(partials.data() + partial_offset[i] + s * floats, sets[i].rows, p.dv);
+      merge_partials(parts.data(), splits[i], sets[i].rows, p.dv, rows.out.data(), rows.lse.data());
+    }
+  }
+}
+
+}  // namespace attnlab::cpu::fast

@@ -1,0 +1,312 @@
+// The fast CPU forms of DeepSeek MLA. Shared front end: the query from q_proj, or
+// q_b_proj(RMSNorm(q_a_proj(x))), per head [nope | rope]; kv_a = kv_a_proj_with_mqa(x) =
+// [latent | k_rope] with the latent RMS-normalised and RoPE on k_rope and every query's rope part.
+//   naive:  kv_b_proj(latent) per head [k_nope | v]; cache K_h = [k_nope_h | k_rope]
+//           [B, H, capacity, d_nope + d_rope] and V_h [B, H, capacity, d_v]; the core runs it as
+//           MHA (H streams, one query head each).
+//   absorb: cache the kv_a row itself, [latent | k_rope] [B, 1, capacity, d_c + d_rope]; the
+//           query becomes [W_UK_h^T q_nope_h | q_rope_h] (W_UK_h split out of kv_b_proj once, at
+//           construction), so every head's score is one dot product with a cached row and the
+//           value is the row's latent prefix: the core runs all H heads (x new tokens) as the
+//           rows of one stream — a GEMM-shaped pass over the shared latent cache. After it,
+//           W_UV_h and its bias per head, then o_proj. kv_b_proj's key bias adds q_nope_h . b_UK_h
+//           to every score of a query: it cancels in softmax and is added to the LSE.
+// Tested by tests/test_cpu_fast.cpp and `attnlab verify`; timed by bench/bench_attention.cpp.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <Eigen/Dense>
+
+#include "kernels/cpu/cpu_common.h"
+#include "kernels/cpu/fast_cache.h"
+#include "kernels/cpu/fast_forms.h"
+#include "kernels/cpu/fast_kernels.h"
+#include "kernels/cpu/fast_linear.h"
+
+namespace attnlab::cpu::fast {
+
+namespace {
+
+using RowMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using Block = Eigen::Map<RowMatrix, 0, Eigen::OuterStride<>>;
+using ConstBlock = Eigen::Map<const RowMatrix, 0, Eigen::OuterStride<>>;
+
+struct MlaProjected {
+  std::vector<float> q;     // [rows, H, d_nope + d_rope], RoPE applied to the rope parts
+  std::vector<float> kv_a;  // [rows, d_c + d_rope]: normalised latent | roped k_rope
+};
+
+class MlaFrontEnd {
+ public:
+  MlaFrontEnd(const LayerConfig& config, const Weights& weights) : config_(config) {
+    if (config.q_lora_rank == 0) {
+      q_proj_ = FastLinear::load(config, weights, "q_proj");
+    } else {
+      q_a_proj_ = FastLinear::load(config, weights, "q_a_proj");
+      if (config.latent_norms) q_a_norm_ = to_float(weights.get("q_a_layernorm.weight"));
+      q_b_proj_ = FastLinear::load(config, weights, "q_b_proj");
+    }
+    kv_a_proj_ = FastLinear::load(config, weights, "kv_a_proj_with_mqa");
+    if (config.latent_norms) kv_a_norm_ = to_float(weights.get("kv_a_layernorm.weight"));
+  }
+
+  MlaProjected project(const float* x, const int64_t* positions, int64_t rows) const {
+    const LayerConfig& c = config_;
+    const int64_t heads = c.n_heads, qk = c.qk_head_dim();
+    const int64_t d_c = c.kv_lora_rank, d_r = c.qk_rope_head_dim;
+    MlaProjected p{std::vector<float>(rows * heads * qk), std::vector<float>(rows * (d_c + d_r))};
+    if (c.q_lora_rank == 0) {
+      q_proj_.apply(x, rows, p.q.data());
+    } else {
+      std::vector<float> q_a(rows * c.q_lora_rank);
+      q_a_proj_.apply(x, rows, q_a.data());
+      if (c.latent_norms)
+        rms_norm_rows(q_a.data(), rows, c.q_lora_rank, c.q_lora_rank, q_a_norm_, c.rms_norm_eps);
+      q_b_proj_.apply(q_a.data(), rows, p.q.data());
+    }
+    kv_a_proj_.apply(x, rows, p.kv_a.data());
+    if (c.latent_norms)
+      rms_norm_rows(p.kv_a.data(), rows, d_c, d_c + d_r, kv_a_norm_, c.rms_norm_eps);
+    rope_rows(p.q.data(), rows, heads * qk, heads, qk, c.qk_nope_head_dim, d_r, positions,
+              c.rope_layout, c.rope_theta);
+    rope_rows(p.kv_a.data(), rows, d_c + d_r, 1, 0, d_c, d_r, positions, c.rope_layout,
+              c.rope_theta);
+    return p;
+  }
+
+ private:
+  LayerConfig config_;
+  FastLinear q_proj_, q_a_proj_, q_b_proj_, kv_a_proj_;
+  std::vector<float> q_a_norm_, kv_a_norm_;
+};
+
+// The cache streams and widths of one core run.
+struct CoreStreams {
+  int64_t streams, group, dk, dv;
+  int key_part, value_part;
+};
+
+CoreProblem core_problem(const LayerConfig& config, const FastCache& kv, const CoreStreams& s,
+                         int64_t seq, const float* q, float* out, float* lse) {
+  CoreProblem p;
+  p.dtype = kv.dtype();
+  p.batch = kv.batch();
+  p.streams = s.streams;
+  p.group = s.group;
+  p.seq = seq;
+  p.length = kv.length();
+  p.keys = kv.data(s.key_part);
+  p.key_stream_stride = kv.stream_stride(s.key_part);
+  p.key_row_stride = kv.row_stride(s.key_part);
+  p.values = kv.data(s.value_part);
+  p.value_stream_stride = kv.stream_stride(s.value_part);
+  p.value_row_stride = kv.row_stride(s.value_part);
+  p.dk = s.dk;
+  p.dv = s.dv;
+  p.q = q;
+  p.q_scale = core_query_factor(config);
+  p.out = out;
+  p.lse = lse;
+  return p;
+}
+
+// What naive and absorb share beyond the front end: the benchmark/test hooks.
+class FastMlaBase : public FastAttention {
+ public:
+  FastMlaBase(const LayerConfig& config, const Weights& weights, CacheDType dtype,
+              std::string owner, CoreStreams streams)
+      : config_(config),
+        dtype_(dtype),
+        front_(config, weights),
+        o_proj_(FastLinear::load(config, weights, "o_proj")),
+        owner_(std::move(owner)),
+        streams_(streams) {}
+
+  int64_t core_query_width() const override { return streams_.dk; }
+  int64_t core_value_width() const override { return streams_.dv; }
+  void attend_core(const float* q, int64_t seq, KvCache& cache, float* out,
+                   float* lse) const override {
+    FastCache& kv = own_fast_cache(cache, owner_);
+    run_core(core_problem(config_, kv, streams_, seq, q, out, lse));
+  }
+  float cached_value(const KvCache& cache, int part, int64_t b, int64_t head, int64_t t,
+                     int64_t i) const override {
+    return own_fast_cache(cache, owner_).read(part, b, head, t, i);
+  }
+
+ protected:
+  LayerConfig config_;
+  CacheDType dtype_;
+  MlaFrontEnd front_;
+  FastLinear o_proj_;
+  std::string owner_;
+  CoreStreams streams_;
+};
+
+std::string owner_name(const char* form, const LayerConfig& c, CacheDType dtype) {
+  return std::string("cpu fast mla ") + form + " attention (" + to_string(dtype) + "), " +
+         std::to_string(c.n_heads) + " heads, latent " + std::to_string(c.kv_lora_rank) + ", k " +
+         std::to_string(c.qk_head_dim()) + ", v " + std::to_string(c.v_head_dim);
+}
+
+// ---------------------------------------------------------------------------------------------
+// naive
+
+class FastMlaNaive final : public FastMlaBase {
+ public:
+  FastMlaNaive(const LayerConfig& c, const Weights& weights, CacheDType dtype)
+      : FastMlaBase(c, weights, dtype, owner_name("naive", c, dtype),
+                    {c.n_heads, 1, c.qk_head_dim(), c.v_head_dim, 0, 1}),
+        kv_b_proj_(FastLinear::load(c, weights, "kv_b_proj")) {}
+
+  std::unique_ptr<KvCache> make_cache(int64_t batch, int64_t capacity) const override {
+    check_cache_request(batch, capacity);
+    return std::make_unique<FastCache>(
+        batch, capacity, owner_, dtype_,
+        std::vector<CachePartShape>{{config_.n_heads, config_.qk_head_dim()},
+                                    {config_.n_heads, config_.v_head_dim}});
+  }
+
+  void forward(const float* x, const int64_t* positions, int64_t batch, int64_t seq, KvCache& cache,
+               float* out, float* lse) const override {
+    FastCache& kv = checked_fast_cache(cache, owner_, batch, seq);
+    const LayerConfig& c = config_;
+    const int64_t rows = batch * seq, heads = c.n_heads, d_nope = c.qk_nope_head_dim;
+    const int64_t d_c = c.kv_lora_rank, d_r = c.qk_rope_head_dim, d_v = c.v_head_dim;
+    MlaProjected p = front_.project(x, positions, rows);
+    std::vector<float> latent(rows * d_c), up(rows * heads * (d_nope + d_v));
+    for (int64_t r = 0; r < rows; ++r)
+      std::copy_n(p.kv_a.data() + r * (d_c + d_r), d_c, latent.data() + r * d_c);
+    kv_b_proj_.apply(latent.data(), rows, up.data());
+    const int64_t start = kv.length();
+#pragma omp parallel for collapse(2) schedule(static) if (rows > 16)
+    for (int64_t row = 0; row < rows; ++row)
+      for (int64_t h = 0; h < heads; ++h) {
+        const int64_t b = row / seq, slot = start + row % seq;
+        const float* head_up = up.data() + (row * heads + h) * (d_nope + d_v);
+        kv.write(0, b, h, slot, head_up, 0, d_nope);
+        kv.write(0, b, h, slot, p.kv_a.data() + row * (d_c + d_r) + d_c, d_nope, d_r);
+        kv.write(1, b, h, slot, head_up + d_nope, 0, d_v);
+      }
+    CacheWriter::advance(cache, seq);
+    std::vector<float> heads_out(rows * heads * d_v);
+    run_core(core_problem(c, kv, streams_, seq, p.q.data(), heads_out.data(), lse));
+    o_proj_.apply(heads_out.data(), rows, out);
+  }
+
+ private:
+  FastLinear kv_b_proj_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// absorb
+
+// kv_b_proj split per head: W_UK_h [d_nope, d_c], W_UV_h [d_v, d_c] and the bias slices.
+struct AbsorbedHead {
+  std::vector<float> w_uk, w_uv, b_uk, b_uv;
+};
+
+std::vector<AbsorbedHead> split_kv_b(const LayerConfig& c, const Weights& weights) {
+  const int64_t d_c = c.kv_lora_rank, d_nope = c.qk_nope_head_dim, block = d_nope + c.v_head_dim;
+  const std::vector<float> weight = to_float(weights.get("kv_b_proj.weight"));
+  std::vector<float> bias;
+  if (c.has_bias("kv_b_proj")) bias = to_float(weights.get("kv_b_proj.bias"));
+  std::vector<AbsorbedHead> heads(c.n_heads);
+  for (int64_t h = 0; h < c.n_heads; ++h) {
+    const float* rows = weight.data() + h * block * d_c;
+    heads[h].w_uk.assign(rows, rows + d_nope * d_c);
+    heads[h].w_uv.assign(rows + d_nope * d_c, rows + block * d_c);
+    if (!bias.empty()) {
+      heads[h].b_uk.assign(bias.begin() + h * block, bias.begin() + h * block + d_nope);
+      heads[h].b_uv.assign(bias.begin() + h * block + d_nope, bias.begin() + (h + 1) * block);
+    }
+  }
+  return heads;
+}
+
+class FastMlaAbsorb final : public FastMlaBase {
+ public:
+  FastMlaAbsorb(const LayerConfig& c, const Weights& weights, CacheDType dtype)
+      : FastMlaBase(c, weights, dtype, owner_name("absorb", c, dtype),
+                    {1, c.n_heads, c.kv_lora_rank + c.qk_rope_head_dim, c.kv_lora_rank, 0, 0}),
+        heads_(split_kv_b(c, weights)) {}
+
+  std::unique_ptr<KvCache> make_cache(int64_t batch, int64_t capacity) const override {
+    check_cache_request(batch, capacity);
+    return std::make_unique<FastCache>(
+        batch, capacity, owner_, dtype_,
+        std::vector<CachePartShape>{{1, config_.kv_lora_rank + config_.qk_rope_head_dim}});
+  }
+
+  void forward(const float* x, const int64_t* positions, int64_t batch, int64_t seq, KvCache& cache,
+               float* out, float* lse) const override {
+    FastCache& kv = checked_fast_cache(cache, owner_, batch, seq);
+    const LayerConfig& c = config_;
+    const int64_t rows = batch * seq, heads = c.n_heads, d_nope = c.qk_nope_head_dim;
+    const int64_t d_c = c.kv_lora_rank, d_r = c.qk_rope_head_dim, qk = d_nope + d_r;
+    const int64_t width = d_c + d_r;
+    const MlaProjected p = front_.project(x, positions, rows);
+    const int64_t start = kv.length();
+    for (int64_t row = 0; row < rows; ++row)
+      kv.write(0, row / seq, 0, start + row % seq, p.kv_a.data() + row * width, 0, width);
+    CacheWriter::advance(cache, seq);
+
+    // Absorbed queries [rows, H, d_c + d_rope] and the key-bias scores [rows, H].
+    std::vector<float> q_full(rows * heads * width), key_bias(rows * heads, 0.0f);
+#pragma omp parallel for schedule(static)
+    for (int64_t h = 0; h < heads; ++h) {
+      ConstBlock q_nope(p.q.data() + h * qk, rows, d_nope, Eigen::OuterStride<>(heads * qk));
+      Block absorbed(q_full.data() + h * width, rows, d_c, Eigen::OuterStride<>(heads * width));
+      absorbed.noalias() = q_nope * Eigen::Map<const RowMatrix>(heads_[h].w_uk.data(), d_nope, d_c);
+      for (int64_t r = 0; r < rows; ++r)
+        std::copy_n(p.q.data() + (r * heads + h) * qk + d_nope, d_r,
+                    q_full.data() + (r * heads + h) * width + d_c);
+      if (!heads_[h].b_uk.empty())
+        for (int64_t r = 0; r < rows; ++r)
+          key_bias[r * heads + h] =
+              Eigen::Map<const Eigen::VectorXf>(p.q.data() + (r * heads + h) * qk, d_nope)
+                  .dot(Eigen::Map<const Eigen::VectorXf>(heads_[h].b_uk.data(), d_nope));
+    }
+    std::vector<float> latent_out(rows * heads * d_c);
+    run_core(core_problem(c, kv, streams_, seq, q_full.data(), latent_out.data(), lse));
+    if (lse != nullptr) {
+      const float scale = static_cast<float>(c.scale());
+      for (int64_t i = 0; i < rows * heads; ++i) lse[i] += scale * key_bias[i];
+    }
+    std::vector<float> heads_out(rows * heads * c.v_head_dim);
+    apply_value_projection(latent_out.data(), rows, heads_out.data());
+    o_proj_.apply(heads_out.data(), rows, out);
+  }
+
+ private:
+  // heads [rows, H, d_v] = W_UV_h o_latent_h + b_UV_h.
+  void apply_value_projection(const float* latent, int64_t rows, float* out) const {
+    const int64_t heads = config_.n_heads, d_c = config_.kv_lora_rank, d_v = config_.v_head_dim;
+#pragma omp parallel for schedule(static)
+    for (int64_t h = 0; h < heads; ++h) {
+      ConstBlock lat(latent + h * d_c, rows, d_c, Eigen::OuterStride<>(heads * d_c));
+      Block values(out + h * d_v, rows, d_v, Eigen::OuterStride<>(heads * d_v));
+      values.noalias() =
+          lat * Eigen::Map<const RowMatrix>(heads_[h].w_uv.data(), d_v, d_c).transpose();
+      if (!heads_[h].b_uv.empty())
+        values.rowwise() += Eigen::Map<const Eigen::RowVectorXf>(heads_[h].b_uv.data(), d_v);
+    }
+  }
+
+  std::vector<AbsorbedHead> heads_;
+};
+
+}  // namespace
+
+std::unique_ptr<FastAttention> make_fast_mla_naive(const LayerConfig& config,
+                                                   const Weights& weights, CacheDType dtype) {
+  return std::make_unique<FastMlaNaive>(config, weights, dtype);
+}
+
+std::unique_ptr<FastAttention> make_fast_mla_absorb(const LayerConfig& config,
+                                                    const Weights& weights, CacheDType dtype) {
+  return std::make_unique<FastMlaAbsorb>(config, weights, dtype);
+}
+
+}  // namespace attnlab::cpu::fast

@@ -1,0 +1,122 @@
+// The fast CPU form of MHA, GQA and MQA (ImplForm::standard): q/k/v projections (FastLinear),
+// RoPE on every query and key head, the new keys and values
+// converted to the cache dtype and appended to the head-major cache (K and V parts,
+// [B, n_kv, capacity, d]), then the core (fast_kernels.h run_core: query head h reads KV stream
+// h / g, all g heads of a stream served by one pass over it) and o_proj.
+// Tested by tests/test_cpu_fast.cpp and `attnlab verify`; timed by bench/bench_attention.cpp.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kernels/cpu/cpu_common.h"
+#include "kernels/cpu/fast_cache.h"
+#include "kernels/cpu/fast_forms.h"
+#include "kernels/cpu/fast_kernels.h"
+#include "kernels/cpu/fast_linear.h"
+
+namespace attnlab::cpu::fast {
+
+namespace {
+
+class FastStandardAttention final : public FastAttention {
+ public:
+  FastStandardAttention(const LayerConfig& config, const Weights& weights, CacheDType dtype)
+      : config_(config),
+        dtype_(dtype),
+        q_proj_(FastLinear::load(config, weights, "q_proj")),
+        k_proj_(FastLinear::load(config, weights, "k_proj")),
+        v_proj_(FastLinear::load(config, weights, "v_proj")),
+        o_proj_(FastLinear::load(config, weights, "o_proj")),
+        owner_(std::string("cpu fast standard attention (") + to_string(dtype) + "), " +
+               std::to_string(config.n_kv_heads) + " kv heads x " +
+               std::to_string(config.head_dim)) {}
+
+  std::unique_ptr<KvCache> make_cache(int64_t batch, int64_t capacity) const override {
+    check_cache_request(batch, capacity);
+    const CachePartShape part{config_.n_kv_heads, config_.head_dim};
+    return std::make_unique<FastCache>(batch, capacity, owner_, dtype_,
+                                       std::vector<CachePartShape>{part, part});
+  }
+
+  void forward(const float* x, const int64_t* positions, int64_t batch, int64_t seq, KvCache& cache,
+               float* out, float* lse) const override {
+    FastCache& kv = checked_fast_cache(cache, owner_, batch, seq);
+    const int64_t rows = batch * seq, heads = config_.n_heads, d = config_.head_dim;
+    const int64_t kv_width = config_.n_kv_heads * d;
+    std::vector<float> q(rows * heads * d), k(rows * kv_width), v(rows * kv_width);
+    q_proj_.apply(x, rows, q.data());
+    k_proj_.apply(x, rows, k.data());
+    v_proj_.apply(x, rows, v.data());
+    rope_rows(q.data(), rows, heads * d, heads, d, 0, d, positions, config_.rope_layout,
+              config_.rope_theta);
+    rope_rows(k.data(), rows, kv_width, config_.n_kv_heads, d, 0, d, positions, config_.rope_layout,
+              config_.rope_theta);
+    const int64_t start = kv.length();
+#pragma omp parallel for collapse(2) schedule(static) if (rows > 16)
+    for (int64_t row = 0; row < rows; ++row)
+      for (int64_t h = 0; h < config_.n_kv_heads; ++h) {
+        const int64_t b = row / seq, slot = start + row % seq;
+        kv.write(0, b, h, slot, k.data() + row * kv_width + h * d, 0, d);
+        kv.write(1, b, h, slot, v.data() + row * kv_width + h * d, 0, d);
+      }
+    CacheWriter::advance(cache, seq);
+    std::vector<float> heads_out(rows * heads * d);
+    core(q.data(), seq, kv, heads_out.data(), lse);
+    o_proj_.apply(heads_out.data(), rows, out);
+  }
+
+  int64_t core_query_width() const override {
+    return config_.head_dim;
+  }
+  int64_t core_value_width() const override {
+    return config_.head_dim;
+  }
+
+  void attend_core(const float* q, int64_t seq, KvCache& cache, float* out,
+                   float* lse) const override {
+    FastCache& kv = own_fast_cache(cache, owner_);
+    core(q, seq, kv, out, lse);
+  }
+
+  float cached_value(const KvCache& cache, int part, int64_t b, int64_t head, int64_t t,
+                     int64_t i) const override {
+    return own_fast_cache(cache, owner_).read(part, b, head, t, i);
+  }
+
+ private:
+  void core(const float* q, int64_t seq, const FastCache& kv, float* out, float* lse) const {
+    CoreProblem p;
+    p.dtype = dtype_;
+    p.batch = kv.batch();
+    p.streams = config_.n_kv_heads;
+    p.group = config_.n_heads / config_.n_kv_heads;
+    p.seq = seq;
+    p.length = kv.length();
+    p.keys = kv.data(0);
+    p.key_stream_stride = kv.stream_stride(0);
+    p.key_row_stride = kv.row_stride(0);
+    p.values = kv.data(1);
+    p.value_stream_stride = kv.stream_stride(1);
+    p.value_row_stride = kv.row_stride(1);
+    p.dk = p.dv = config_.head_dim;
+    p.q = q;
+    p.q_scale = core_query_factor(config_);
+    p.out = out;
+    p.lse = lse;
+    run_core(p);
+  }
+
+  LayerConfig config_;
+  CacheDType dtype_;
+  FastLinear q_proj_, k_proj_, v_proj_, o_proj_;
+  std::string owner_;
+};
+
+}  // namespace
+
+std::unique_ptr<FastAttention> make_fast_standard(const LayerConfig& config, const Weights& weights,
+                                                  CacheDType dtype) {
+  return std::make_unique<FastStandardAttention>(config, weights, dtype);
+}
+
+}  // namespace attnlab::cpu::fast

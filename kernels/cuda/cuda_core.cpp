@@ -1,0 +1,148 @@
+// The attention step of the CUDA forms; see cuda_core.h.
+#include "kernels/cuda/cuda_core.h"
+
+#include <algorithm>
+#include <string>
+
+#include "core/error.h"
+
+ATTNLAB_CUDA_BEGIN
+
+namespace {
+
+size_t g_score_budget = size_t{256} << 20;
+
+KeyValueParts parts_of(const CudaCache& cache, const AttendRequest& r) {
+  KeyValueParts kv;
+  kv.key_parts = r.key_part_count;
+  int64_t key_width = 0;
+  for (int i = 0; i < r.key_part_count; ++i) {
+    kv.key[i] = cache.part(r.key_parts[i]);
+    key_width += kv.key[i].width;
+    if (kv.key[i].heads != r.kv_heads) throw Error("attend: key part heads != kv_heads");
+  }
+  kv.value = cache.part(r.value_part);
+  if (key_width != r.key_dim) throw Error("attend: key parts do not add up to key_dim");
+  if (kv.value.width != r.value_dim || kv.value.heads != r.kv_heads)
+    throw Error("attend: value part does not match value_dim / kv_heads");
+  return kv;
+}
+
+// Decode: one block per (query head, split of kSplitKeys keys), then the combine.
+void decode(Workspace& ws, const AttendShape& shape, const KeyValueParts& kv,
+            const AttendRequest& r) {
+  const int64_t query_heads = shape.batch * shape.seq * shape.heads;
+  const int64_t splits = splits_for(shape.length + shape.seq);  // the last token sees the most
+  float* partials = ws.floats(Slot::split_partials, query_heads * splits * shape.value_dim);
+  float* stats = ws.floats(Slot::split_stats, query_heads * splits * 2);
+  split_attend(shape, r.q, r.score_bias, kv, splits, partials, stats);
+  combine_splits(shape, splits, partials, stats, r.out, r.lse);
+}
+
+// Prefill: keys K [batch, kv_heads, tokens, key_dim] and values V [.., value_dim] in fp32, the
+// queries grouped by kv head Qg [batch, kv_heads, seq * group, key_dim] (row s * group + j is
+// head g * group + j of token s). Per chunk of tokens [s0, s1) and per (b, g), row-major:
+//   S [rows, tc] = Qg[s0 * group ..] K^T     (rows = (s1 - s0) * group, tc = length + s1: the
+//                                             keys any query of the chunk can see)
+//   P = masked softmax of S (in place)
+//   Og[s0 * group ..] [rows, value_dim] = P V
+void prefill(const Blas& blas, Workspace& ws, const AttendShape& shape, const KeyValueParts& kv,
+             const AttendRequest& r) {
+  const int64_t batch = shape.batch, seq = shape.seq, kvh = shape.kv_heads, group = shape.group;
+  const int64_t dk = shape.key_dim, dv = shape.value_dim;
+  const int64_t tokens = shape.length + seq;
+  const int64_t grouped_rows = seq * group;  // per (b, g)
+
+  float* keys = ws.floats(Slot::keys_fp32, batch * kvh * tokens * dk);
+  int64_t offset = 0;
+  for (int i = 0; i < kv.key_parts; ++i) {
+    gather_tokens(kv.key[i], tokens, keys, dk, offset);
+    offset += kv.key[i].width;
+  }
+  float* values = ws.floats(Slot::values_fp32, batch * kvh * tokens * dv);
+  gather_tokens(kv.value, tokens, values, dv, 0);
+  float* grouped_q = ws.floats(Slot::grouped_q, batch * kvh * grouped_rows * dk);
+  group_queries(r.q, batch, seq, kvh, group, dk, grouped_q);
+  float* grouped_out = ws.floats(Slot::grouped_out, batch * kvh * grouped_rows * dv);
+
+  // Tokens per chunk: the scores of a chunk, batch * kvh * (chunk * group) * tokens floats, stay
+  // under the budget (at least one token per chunk).
+  const double bytes_per_token = 4.0 * double(batch * kvh * group) * double(tokens);
+  const int64_t chunk =
+      std::clamp<int64_t>(static_cast<int64_t>(double(g_score_budget) / bytes_per_token), 1, seq);
+  float* scores = ws.floats(Slot::scores, batch * kvh * chunk * group * tokens);
+
+  for (int64_t s0 = 0; s0 < seq; s0 += chunk) {
+    const int64_t s1 = std::min(seq, s0 + chunk);
+    const int64_t rows = (s1 - s0) * group;
+    const int64_t tc = shape.length + s1;
+
+    RowMajorGemm qk;  // S [rows, tc] = Qg [rows, dk] . K [tc, dk]^T, batched over (b, g)
+    qk.m = rows;
+    qk.n = tc;
+    qk.k = dk;
+    qk.a = grouped_q + s0 * group * dk;
+    qk.lda = dk;
+    qk.stride_a = grouped_rows * dk;
+    qk.b = keys;
+    qk.ldb = dk;
+    qk.trans_b = true;
+    qk.stride_b = tokens * dk;
+    qk.c = scores;
+    qk.ldc = tc;
+    qk.stride_c = rows * tc;
+    qk.batch = batch * kvh;
+    blas.gemm(qk);
+
+    masked_softmax(shape, scores, s0, s1, tc, r.score_bias, r.lse);
+
+    RowMajorGemm pv;  // Og [rows, dv] = P [rows, tc] . V [tc, dv], batched over (b, g)
+    pv.m = rows;
+    pv.n = dv;
+    pv.k = tc;
+    pv.a = scores;
+    pv.lda = tc;
+    pv.stride_a = rows * tc;
+    pv.b = values;
+    pv.ldb = dv;
+    pv.stride_b = tokens * dv;
+    pv.c = grouped_out + s0 * group * dv;
+    pv.ldc = dv;
+    pv.stride_c = grouped_rows * dv;
+    pv.batch = batch * kvh;
+    blas.gemm(pv);
+  }
+  ungroup_outputs(grouped_out, batch, seq, kvh, group, dv, r.out);
+}
+
+}  // namespace
+
+size_t prefill_score_budget() {
+  return g_score_budget;
+}
+void set_prefill_score_budget(size_t bytes) {
+  g_score_budget = std::max<size_t>(bytes, 1);
+}
+
+void attend(const Blas& blas, Workspace& workspace, const CudaCache& cache, int64_t seq,
+            const AttendRequest& r) {
+  if (r.heads < 1 || r.kv_heads < 1 || r.heads % r.kv_heads != 0)
+    throw Error("attend: heads must be a multiple of kv_heads");
+  const KeyValueParts kv = parts_of(cache, r);
+  AttendShape shape;
+  shape.batch = cache.batch();
+  shape.seq = seq;
+  shape.heads = r.heads;
+  shape.kv_heads = r.kv_heads;
+  shape.group = r.heads / r.kv_heads;
+  shape.length = cache.length();
+  shape.key_dim = r.key_dim;
+  shape.value_dim = r.value_dim;
+  shape.scale = r.scale;
+  if (seq == 1)
+    decode(workspace, shape, kv, r);
+  else
+    prefill(blas, workspace, shape, kv, r);
+}
+
+ATTNLAB_CUDA_END

@@ -1,0 +1,121 @@
+// The CUDA kernels of the backend, as host functions that launch them on the legacy default
+// stream and check the launch (kernels/cuda/cuda_kernels.cu: element-wise and per-row kernels;
+// kernels/cuda/cuda_attention_kernels.cu: softmax and attention). Every pointer is a device
+// pointer; every matrix is row-major and dense unless a stride says otherwise. Internal to
+// kernels/cuda; plain C++ so that the host code (compiled by the C++ compiler) can include it.
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/cuda/cuda_dtype.h"
+#include "kernels/cuda/cuda_namespace.h"
+
+ATTNLAB_CUDA_BEGIN
+
+// One part of a KV cache: [batch, heads, capacity, width] elements of `dtype`, head-major, so
+// that one kv head of one sequence is a contiguous [capacity, width] matrix.
+struct CachePartView {
+  void* data = nullptr;
+  CacheDType dtype = CacheDType::fp32;
+  int64_t batch = 0, heads = 0, capacity = 0, width = 0;
+};
+
+// A per-head block of a row-major activation: element i of head h of row r is at
+// ptr[r * row_stride + h * head_stride + offset + i]. head_stride 0 repeats one vector for
+// every head (the MLA rope key, shared by all heads).
+struct HeadsView {
+  float* ptr = nullptr;
+  int64_t row_stride = 0, head_stride = 0, offset = 0;
+};
+
+// ---- cuda_kernels.cu ------------------------------------------------------------------------
+
+// y[r, c] += bias[c], r < rows, c < cols (y dense).
+void add_bias(float* y, int64_t rows, int64_t cols, const float* bias);
+// RMSNorm in place on `rows` rows of `dim` floats, `stride` floats apart:
+// x / sqrt(mean(x^2) + eps) * weight.
+void rms_norm(float* x, int64_t rows, int64_t dim, int64_t stride, const float* weight, float eps);
+// RoPE in place on the first `dim` elements of every head of `heads` heads of every row, at
+// position positions[row]: pair i (i < dim/2) rotated by position * theta^(-2i/dim) (angle in
+// double); the pairs are (x[2i], x[2i+1]) when interleaved, else (x[i], x[i + dim/2]).
+void rope(const HeadsView& x, int64_t rows, int64_t heads, int64_t dim, const int64_t* positions,
+          double theta, bool interleaved);
+// dst head h of row r [0, count) = src head h of row r [0, count), r < rows, h < heads.
+void copy_heads(const HeadsView& dst, const HeadsView& src, int64_t rows, int64_t heads,
+                int64_t count);
+// Appends `seq` new tokens per sequence (rows = batch * seq, row = b * seq + s) to the cache
+// part: elements [dst_offset, dst_offset + count) of slot length + s of head h of sequence b
+// get src head h of row (b, s) [0, count), converted to the part's dtype. src.head_stride 0
+// writes the same vector to every head.
+void store_tokens(const CachePartView& part, int64_t length, int64_t seq, const HeadsView& src,
+                  int64_t dst_offset, int64_t count);
+// Slots [0, tokens) of every (sequence, head) of the part, converted to fp32, into
+// dst[((b * heads + h) * tokens + t) * dst_width + dst_offset + i].
+void gather_tokens(const CachePartView& part, int64_t tokens, float* dst, int64_t dst_width,
+                   int64_t dst_offset);
+// Every element of the part set to `value` (the cache's NaN poison).
+void fill_part(const CachePartView& part, float value);
+// Slots [0, tokens) of every (sequence, head) set to deterministic values in [-sqrt 3, sqrt 3)
+// (mean 0, variance 1) from a hash of (seed, element index).
+void fill_part_synthetic(const CachePartView& part, int64_t tokens, uint64_t seed);
+// q [batch, seq, heads, dim] -> grouped [batch, kv_heads, seq * group, dim]: row s * group + j of
+// kv head g is query head g * group + j of token s (heads = kv_heads * group).
+void group_queries(const float* q, int64_t batch, int64_t seq, int64_t kv_heads, int64_t group,
+                   int64_t dim, float* grouped);
+// The inverse for outputs: grouped [batch, kv_heads, seq * group, dim] -> out [batch, seq, heads,
+// dim].
+void ungroup_outputs(const float* grouped, int64_t batch, int64_t seq, int64_t kv_heads,
+                     int64_t group, int64_t dim, float* out);
+
+// ---- cuda_attention_kernels.cu --------------------------------------------------------------
+
+// What every attention kernel needs to know about one forward: new tokens s < seq of each of
+// `batch` sequences attend causally over cache slots 0 .. length + s (the new tokens are
+// already stored at slots length .. length + seq - 1). Query head h reads kv head h / group.
+struct AttendShape {
+  int64_t batch = 0, seq = 0, heads = 0, kv_heads = 0, group = 0;
+  int64_t length = 0;
+  int64_t key_dim = 0, value_dim = 0;
+  float scale = 1.0f;
+};
+
+// Keys are the concatenation of up to two cache parts (MLA absorb: latent | rope key), each
+// [batch, kv_heads, capacity, width] of one dtype; values are one part of width value_dim.
+struct KeyValueParts {
+  CachePartView key[2];
+  int key_parts = 0;
+  CachePartView value;
+};
+
+// Keys per split of the decode kernel (and per block: the scores of a split live in shared
+// memory).
+constexpr int64_t kSplitKeys = 256;
+inline int64_t splits_for(int64_t visible_keys) {
+  return (visible_keys + kSplitKeys - 1) / kSplitKeys;
+}
+
+// Prefill softmax over one chunk of query rows, in place: scores [batch * kv_heads, rows, tokens]
+// hold q.k for the grouped queries of tokens s0 .. s1 - 1 (rows = (s1 - s0) * group) against
+// keys 0 .. tokens - 1. Each row becomes softmax((score + bias) * scale) over its visible keys
+// 0 .. length + s and 0 beyond; lse[(b * seq + s) * heads + h] gets max + log(sum).
+// score_bias [batch * seq * heads] or null.
+void masked_softmax(const AttendShape& shape, float* scores, int64_t s0, int64_t s1, int64_t tokens,
+                    const float* score_bias, float* lse);
+
+// Decode (split-KV): query row-head qh = (b * seq + s) * heads + h of q [batch * seq * heads,
+// key_dim] against split j (keys j * kSplitKeys ..) of its visible keys; writes the split's
+// unnormalised output sum_t exp(x_t - m_j) v_t to partials[(qh * splits + j) * value_dim ..]
+// and (m_j, sum_t exp(x_t - m_j)) to stats[(qh * splits + j) * 2 ..], x_t = (q.k_t + bias) *
+// scale. Splits past a query's visible keys are not read back.
+void split_attend(const AttendShape& shape, const float* q, const float* score_bias,
+                  const KeyValueParts& kv, int64_t splits, float* partials, float* stats);
+// The log-sum-exp combine of the splits: out [batch * seq * heads, value_dim], lse [.. heads].
+void combine_splits(const AttendShape& shape, int64_t splits, const float* partials,
+                    const float* stats, float* out, float* lse);
+
+// MLA absorb's key-bias score: out[r * heads + h] = q[(r * heads + h) * q_stride + i] .
+// b_uk[h * nope + i] summed over i < nope.
+void key_bias_scores(const float* q, int64_t rows, int64_t heads, int64_t q_stride, int64_t nope,
+                     const float* b_uk, float* out);
+
+ATTNLAB_CUDA_END

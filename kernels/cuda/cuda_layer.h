@@ -1,0 +1,91 @@
+// What every CUDA form shares: fp32 linear layers on the device (DeviceLinear, through cuBLAS),
+// and the host-facing Attention (CudaAttention): make_cache() in the form's layout; forward()
+// copies x and positions to the device, runs the form's device step, copies out and lse back
+// and advances the cache; device_forward_seconds() does the same with the device step between
+// two CUDA events, after flushing the L2 cache. Internal to kernels/cuda.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/attention.h"
+#include "core/layer_config.h"
+#include "core/weights.h"
+#include "kernels/cuda/cuda_cache.h"
+#include "kernels/cuda/cuda_dtype.h"
+#include "kernels/cuda/cuda_gemm.h"
+#include "kernels/cuda/cuda_memory.h"
+
+ATTNLAB_CUDA_BEGIN
+
+// fp64 master tensor -> fp32 device copy.
+DeviceBuffer upload_tensor(const Tensor<double>& tensor, const std::string& what);
+
+// y = x W^T + b on the device, W [out, in] row-major fp32; bias empty when absent.
+struct DeviceLinear {
+  int64_t in_features = 0;
+  int64_t out_features = 0;
+  DeviceBuffer weight;
+  DeviceBuffer bias;
+
+  // Reads "<name>.weight" and, when config.has_bias(name), "<name>.bias".
+  static DeviceLinear load(const LayerConfig& config, const Weights& weights,
+                           const std::string& name);
+  // x [rows, in] with rows `x_stride` floats apart -> y [rows, out] dense.
+  void apply(const Blas& blas, const float* x, int64_t x_stride, int64_t rows, float* y) const;
+};
+
+// One forward's device-side arguments (all device pointers, staged by CudaAttention).
+struct DeviceStep {
+  const float* x = nullptr;            // [batch * seq, hidden]
+  const int64_t* positions = nullptr;  // [batch * seq]
+  int64_t batch = 0, seq = 0;
+  CudaCache* cache = nullptr;  // length() = tokens before this step
+  float* out = nullptr;        // [batch * seq, hidden]
+  float* lse = nullptr;        // [batch * seq, n_heads]
+};
+
+class CudaAttention : public Attention {
+ public:
+  ~CudaAttention() override;
+  std::unique_ptr<KvCache> make_cache(int64_t batch, int64_t capacity) const final;
+  void forward(const float* x, const int64_t* positions, int64_t batch, int64_t seq, KvCache& cache,
+               float* out, float* lse) const final;
+  bool has_device_timer() const final { return true; }
+  double device_forward_seconds(const float* x, const int64_t* positions, int64_t batch,
+                                int64_t seq, KvCache& cache, float* out) const final;
+
+ protected:
+  // `parts`: the cache layout of the form; `owner` names the form and shape.
+  CudaAttention(const LayerConfig& config, CacheDType dtype, const std::string& owner,
+                std::vector<CachePartShape> parts);
+  // The form's work on the device: projections, RoPE, cache append, attention, o_proj.
+  virtual void run_step(const DeviceStep& step) const = 0;
+
+  const LayerConfig& config() const { return config_; }
+  const Blas& blas() const { return blas_; }
+  Workspace& workspace() const { return workspace_; }
+  // RoPE on `heads` heads of every row (RopeLayout::none: nothing).
+  void apply_rope(const HeadsView& x, int64_t rows, int64_t heads, int64_t dim,
+                  const int64_t* positions) const;
+
+ private:
+  DeviceStep stage(const float* x, const int64_t* positions, int64_t batch, int64_t seq,
+                   KvCache& cache) const;
+  void finish(const DeviceStep& step, float* out, float* lse) const;
+  void flush_l2() const;
+
+  LayerConfig config_;
+  CacheDType dtype_;
+  std::string owner_;
+  std::vector<CachePartShape> parts_;
+  Blas blas_;
+  mutable Workspace workspace_;
+  mutable DeviceBuffer l2_flush_;
+  mutable unsigned flush_passes_ = 0;
+  cudaEvent_t start_ = nullptr, stop_ = nullptr;
+};
+
+ATTNLAB_CUDA_END

@@ -1,0 +1,76 @@
+// The CUDA form of MHA, GQA and MQA (ImplForm::standard): q/k/v projections through cuBLAS,
+// RoPE on every query and key head, the new keys and values appended to the K, V cache
+// [B, n_kv, T, d] (converted to the cache dtype), attention (cuda_core: split-KV decode or GEMM
+// prefill) where query head h reads kv head h / (n_heads / n_kv_heads), and o_proj.
+#include <memory>
+#include <string>
+
+#include "kernels/cuda/cuda_core.h"
+#include "kernels/cuda/cuda_forms.h"
+#include "kernels/cuda/cuda_kernels.h"
+#include "kernels/cuda/cuda_layer.h"
+
+ATTNLAB_CUDA_BEGIN
+
+namespace {
+
+enum StandardPart : int { kKeys = 0, kValues = 1 };
+
+class StandardAttention final : public CudaAttention {
+ public:
+  StandardAttention(const LayerConfig& config, const Weights& weights, CacheDType dtype)
+      : CudaAttention(config, dtype,
+                      "cuda standard attention, " + std::to_string(config.n_kv_heads) +
+                          " kv heads x " + std::to_string(config.head_dim),
+                      {{config.n_kv_heads, config.head_dim}, {config.n_kv_heads, config.head_dim}}),
+        q_proj_(DeviceLinear::load(config, weights, "q_proj")),
+        k_proj_(DeviceLinear::load(config, weights, "k_proj")),
+        v_proj_(DeviceLinear::load(config, weights, "v_proj")),
+        o_proj_(DeviceLinear::load(config, weights, "o_proj")) {}
+
+ private:
+  void run_step(const DeviceStep& step) const override {
+    const LayerConfig& c = config();
+    const int64_t rows = step.batch * step.seq, d = c.head_dim;
+    const int64_t heads = c.n_heads, kv_heads = c.n_kv_heads;
+    float* q = workspace().floats(Slot::q, rows * heads * d);
+    float* k = workspace().floats(Slot::k, rows * kv_heads * d);
+    float* v = workspace().floats(Slot::v, rows * kv_heads * d);
+    q_proj_.apply(blas(), step.x, c.hidden_size, rows, q);
+    k_proj_.apply(blas(), step.x, c.hidden_size, rows, k);
+    v_proj_.apply(blas(), step.x, c.hidden_size, rows, v);
+    apply_rope({q, heads * d, d, 0}, rows, heads, d, step.positions);
+    apply_rope({k, kv_heads * d, d, 0}, rows, kv_heads, d, step.positions);
+
+    CudaCache& cache = *step.cache;
+    store_tokens(cache.part(kKeys), cache.length(), step.seq, {k, kv_heads * d, d, 0}, 0, d);
+    store_tokens(cache.part(kValues), cache.length(), step.seq, {v, kv_heads * d, d, 0}, 0, d);
+
+    float* heads_out = workspace().floats(Slot::heads, rows * heads * d);
+    AttendRequest r;
+    r.q = q;
+    r.key_parts[0] = kKeys;
+    r.key_part_count = 1;
+    r.value_part = kValues;
+    r.heads = heads;
+    r.kv_heads = kv_heads;
+    r.key_dim = d;
+    r.value_dim = d;
+    r.scale = static_cast<float>(c.scale());
+    r.out = heads_out;
+    r.lse = step.lse;
+    attend(blas(), workspace(), cache, step.seq, r);
+    o_proj_.apply(blas(), heads_out, heads * d, rows, step.out);
+  }
+
+  DeviceLinear q_proj_, k_proj_, v_proj_, o_proj_;
+};
+
+}  // namespace
+
+std::unique_ptr<Attention> make_standard_attention(const LayerConfig& config,
+                                                   const Weights& weights, CacheDType dtype) {
+  return std::make_unique<StandardAttention>(config, weights, dtype);
+}
+
+ATTNLAB_CUDA_END

@@ -1,0 +1,2 @@
+// kernels/cuda/cuda_kernels.cu compiled as C++ against the CPU emulation (tests only).
+#include "kernels/cuda/cuda_kernels.cu"

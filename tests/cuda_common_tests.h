@@ -1,0 +1,236 @@
+// Test cases shared by the two CUDA test programs, included once into each:
+//   tests/cuda_tests.cpp            the CUDA backend on a device (attnlab_kernels_cuda, through
+//                                   the registry); exits 77 "skipped: no CUDA device" without one;
+//   tests/cuda_emulation_tests.cpp  the same backend sources built against the CPU emulation
+//                                   (attnlab_kernels_cuda_emulated); runs everywhere.
+// attnlab::cuda::X names the device build or the emulated build depending on which program
+// includes this (ATTNLAB_CUDA_EMULATION). Each program defines cuda_under_test(): the nine
+// Implementation entries (three forms x fp32, bf16, fp16) to check.
+#pragma once
+
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "core/presets.h"
+#include "core/weights.h"
+#include "kernels/cuda/cuda_attention.h"
+#include "kernels/cuda/cuda_cache.h"
+#include "registry/registry.h"
+#include "variants/variant_spec.h"
+#include "verify/checks.h"
+#include "verify/conformance.h"
+#include "verify/tolerance.h"
+#include "verify/verify_config.h"
+
+namespace attnlab::cuda_test {
+
+std::vector<Implementation> cuda_under_test();
+
+struct FormCase {
+  const char* model;
+  ImplForm form;
+};
+inline const FormCase kForms[] = {
+    {"tiny-mha", ImplForm::standard},   {"tiny-gqa", ImplForm::standard},
+    {"tiny-mqa", ImplForm::standard},   {"tiny-mla", ImplForm::naive},
+    {"tiny-mla", ImplForm::absorb},     {"tiny-mla-lite", ImplForm::naive},
+    {"tiny-mla-lite", ImplForm::absorb}};
+inline const cuda::CacheDType kDTypes[] = {cuda::CacheDType::fp32, cuda::CacheDType::bf16,
+                                           cuda::CacheDType::fp16};
+
+// Every row PASS or SKIP, and every implementation passes at least `min_passes` rows.
+inline void check_conformance(const std::vector<CaseResult>& results, int min_passes) {
+  for (const CaseResult& r : results) {
+    INFO(r.case_name << " " << r.check << " " << r.impl << ": " << r.detail << " (NMSE " << r.nmse
+                     << ", max abs " << r.max_abs_error << ", lse " << r.lse_max_abs_error << ")");
+    CHECK(r.status != CaseStatus::fail);
+  }
+  for (const Implementation& impl : cuda_under_test()) {
+    int passed = 0;
+    for (const CaseResult& r : results)
+      passed += r.impl == impl.id() && r.status == CaseStatus::pass;
+    INFO(impl.id());
+    CHECK(passed >= min_passes);
+  }
+}
+
+struct Layer {
+  LayerConfig config;
+  Weights weights;
+};
+inline Layer tiny(const char* model, uint64_t seed = 7) {
+  const LayerConfig config = load_preset(model);
+  return {config, random_weights(config, seed)};
+}
+
+// Runs `seq` tokens of `batch` sequences through `attention` on `cache` in one forward.
+inline std::vector<float> run_tokens(const Attention& attention, const LayerConfig& config,
+                                     KvCache& cache, int64_t batch, int64_t seq,
+                                     int64_t first_position, uint64_t seed) {
+  const Tensor<double> x = random_activations(batch, seq, config.hidden_size, seed);
+  const std::vector<float> xf(x.data.begin(), x.data.end());
+  std::vector<int64_t> positions(batch * seq);
+  for (int64_t i = 0; i < batch * seq; ++i) positions[i] = first_position + i % seq;
+  std::vector<float> out(batch * seq * config.hidden_size);
+  attention.forward(xf.data(), positions.data(), batch, seq, cache, out.data(), nullptr);
+  return out;
+}
+
+inline bool all_finite(const std::vector<float>& v) {
+  for (float f : v)
+    if (!std::isfinite(f)) return false;
+  return true;
+}
+
+}  // namespace attnlab::cuda_test
+
+using namespace attnlab;
+using namespace attnlab::cuda_test;
+
+TEST_CASE("cuda: every form and cache dtype conforms to the fp64 reference on the ci cases") {
+  check_conformance(run_conformance(load_verify_cases("ci"), cuda_under_test()), 10);
+}
+
+TEST_CASE("cuda: every form and cache dtype conforms on the default verify cases") {
+  check_conformance(run_conformance(load_verify_cases("default"), cuda_under_test()), 30);
+}
+
+TEST_CASE("cuda: decode past one split of the context (split-KV combine) matches the reference") {
+  // 300 tokens one at a time: from token 257 on, a query's keys span two splits.
+  for (const char* model : {"tiny-gqa", "tiny-mla"}) {
+    const VerifyCase spec{model, 1, 300, 11, false};
+    const CaseData data = prepare_case(spec);
+    for (const Implementation& impl : cuda_under_test()) {
+      if (!impl.supports(data.config) || impl.dtype != "fp32") continue;
+      CaseResult r;
+      judge(impl.run(data.config, data.weights, data.x, data.positions, Phase::decode), data.truth,
+            tolerance_for(impl.dtype), r);
+      INFO(model << " " << impl.id() << ": " << r.detail << " NMSE " << r.nmse);
+      CHECK(r.status == CaseStatus::pass);
+    }
+  }
+}
+
+TEST_CASE("cuda: the KV cache allocates exactly the analytic size") {
+  for (const FormCase& f : kForms)
+    for (cuda::CacheDType dtype : kDTypes) {
+      const Layer layer = tiny(f.model);
+      const auto attention = cuda::make_cuda_attention(layer.config, layer.weights, f.form, dtype);
+      for (auto [batch, capacity] : {std::pair<int64_t, int64_t>{1, 1}, {3, 17}, {2, 300}}) {
+        const auto cache = attention->make_cache(batch, capacity);
+        INFO(f.model << " " << to_string(f.form) << " " << cuda::to_string(dtype) << " b" << batch
+                     << " cap" << capacity);
+        CHECK(cache->bytes_allocated() ==
+              static_cast<size_t>(kv_elements_per_token_layer(layer.config, f.form) * batch *
+                                  capacity) *
+                  cuda::bytes_per_element(dtype));
+      }
+    }
+}
+
+TEST_CASE("cuda: never-written cache slots are NaN, written ones finite") {
+  for (const FormCase& f : kForms)
+    for (cuda::CacheDType dtype : kDTypes) {
+      INFO(f.model << " " << to_string(f.form) << " " << cuda::to_string(dtype));
+      const Layer layer = tiny(f.model);
+      const auto attention = cuda::make_cuda_attention(layer.config, layer.weights, f.form, dtype);
+      const int64_t batch = 2, capacity = 12, seq = 5;
+      auto cache = attention->make_cache(batch, capacity);
+      auto& own = dynamic_cast<cuda::CudaCache&>(*cache);
+      for (int p = 0; p < own.part_count(); ++p)
+        for (float v : own.read_part(p)) REQUIRE(std::isnan(v));
+      const std::vector<float> out = run_tokens(*attention, layer.config, *cache, batch, seq, 0, 3);
+      CHECK(all_finite(out));
+      CHECK(cache->length() == seq);
+      for (int p = 0; p < own.part_count(); ++p) {
+        const cuda::CachePartView view = own.part(p);
+        const std::vector<float> values = own.read_part(p);
+        for (int64_t stream = 0; stream < view.batch * view.heads; ++stream)
+          for (int64_t t = 0; t < capacity; ++t)
+            for (int64_t i = 0; i < view.width; ++i) {
+              const float v = values[(stream * capacity + t) * view.width + i];
+              INFO("part " << p << " stream " << stream << " slot " << t << " element " << i);
+              REQUIRE((t < seq ? std::isfinite(v) : std::isnan(v)));
+            }
+      }
+    }
+}
+
+TEST_CASE("cuda: fill_synthetic and rewind position the cache for timing loops") {
+  for (const FormCase& f : kForms)
+    for (cuda::CacheDType dtype : kDTypes) {
+      INFO(f.model << " " << to_string(f.form) << " " << cuda::to_string(dtype));
+      const Layer layer = tiny(f.model);
+      const auto attention = cuda::make_cuda_attention(layer.config, layer.weights, f.form, dtype);
+      auto cache = attention->make_cache(2, 40);
+      cache->fill_synthetic(33, 5);
+      CHECK(cache->length() == 33);
+      auto& own = dynamic_cast<cuda::CudaCache&>(*cache);
+      for (int p = 0; p < own.part_count(); ++p) {
+        const cuda::CachePartView view = own.part(p);
+        const std::vector<float> values = own.read_part(p);
+        for (int64_t stream = 0; stream < view.batch * view.heads; ++stream)
+          for (int64_t t = 0; t < 40; ++t)
+            for (int64_t i = 0; i < view.width; ++i) {
+              const float v = values[(stream * 40 + t) * view.width + i];
+              REQUIRE((t < 33 ? std::abs(v) <= 1.75f : std::isnan(v)));
+            }
+      }
+      const std::vector<float> first = run_tokens(*attention, layer.config, *cache, 2, 1, 33, 9);
+      CHECK(all_finite(first));
+      CHECK(cache->length() == 34);
+      cache->rewind(33);
+      const std::vector<float> again = run_tokens(*attention, layer.config, *cache, 2, 1, 33, 9);
+      CHECK(again == first);  // the same step on the same cache: the same bits
+      cache->rewind(20);      // a prefill over part of the synthetic context
+      CHECK(all_finite(run_tokens(*attention, layer.config, *cache, 2, 7, 20, 4)));
+      CHECK_THROWS_AS(cache->fill_synthetic(41, 1), Error);
+    }
+}
+
+TEST_CASE("cuda: forward rejects a foreign cache, another batch and a full cache") {
+  const Layer layer = tiny("tiny-gqa");
+  const auto fp32 = cuda::make_cuda_attention(layer.config, layer.weights, ImplForm::standard,
+                                              cuda::CacheDType::fp32);
+  const auto bf16 = cuda::make_cuda_attention(layer.config, layer.weights, ImplForm::standard,
+                                              cuda::CacheDType::bf16);
+  auto cache = fp32->make_cache(2, 4);
+  CHECK_THROWS_WITH(run_tokens(*bf16, layer.config, *cache, 2, 1, 0, 1),
+                    Catch::Contains("made by another attention"));
+  CHECK_THROWS_WITH(run_tokens(*fp32, layer.config, *cache, 1, 1, 0, 1),
+                    Catch::Contains("does not match the KV cache's batch"));
+  CHECK_THROWS_WITH(run_tokens(*fp32, layer.config, *cache, 2, 5, 0, 1),
+                    Catch::Contains("KV cache full"));
+  CHECK_THROWS_AS(fp32->make_cache(0, 4), Error);
+  CHECK_THROWS_WITH(cuda::make_cuda_attention(layer.config, layer.weights, ImplForm::absorb,
+                                              cuda::CacheDType::fp32),
+                    Catch::Contains("does not apply"));
+}
+
+TEST_CASE("cuda: the device timer runs the same step as forward()") {
+  for (const FormCase& f : kForms) {
+    INFO(f.model << " " << to_string(f.form));
+    const Layer layer = tiny(f.model);
+    const auto attention =
+        cuda::make_cuda_attention(layer.config, layer.weights, f.form, cuda::CacheDType::bf16);
+    REQUIRE(attention->has_device_timer());
+    auto cache = attention->make_cache(2, 24);
+    cache->fill_synthetic(16, 2);
+    const Tensor<double> x = random_activations(2, 4, layer.config.hidden_size, 5);
+    const std::vector<float> xf(x.data.begin(), x.data.end());
+    const std::vector<int64_t> positions = {16, 17, 18, 19, 16, 17, 18, 19};
+    std::vector<float> expected(xf.size()), timed(xf.size());
+    attention->forward(xf.data(), positions.data(), 2, 4, *cache, expected.data(), nullptr);
+    cache->rewind(16);
+    const double seconds =
+        attention->device_forward_seconds(xf.data(), positions.data(), 2, 4, *cache, timed.data());
+    CHECK(seconds >= 0.0);
+    CHECK(seconds < 10.0);
+    CHECK(cache->length() == 20);
+    CHECK(timed == expected);
+  }
+}

@@ -26,7 +26,7 @@
 //                     o_proj) through Attention::forward, for reference.
 //
 // Build: cmake --build build --target bench_attention. Run (the README "Performance (CPU)" table):
-//   OMP_NUM_THREADS=2 build/bench/bench_attention --benchmark_repetitions=5 \
+//   OMP_NUM_THREADS=2 build/bench/bench_attention --benchmark_repetitions=5
 //       --benchmark_report_aggregates_only=true
 // Extra flags (before the benchmark ones): --calibration=full|quick (quick: 128 MiB, 512^3;
 // for smoke runs), --cases=goal|all|smoke.

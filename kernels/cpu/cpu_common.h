@@ -67,6 +67,14 @@ int64_t write_slot(int64_t length, int64_t s, Fault fault);
 // Head slot that head h's attention output is written to before o_proj.
 int64_t output_head(int64_t h, int64_t n_heads, Fault fault);
 
+// kv_b_proj split per head for MLA absorb (both CPU backends): W_UK_h [d_nope, d_c] and
+// W_UV_h [d_v, d_c] as contiguous copies of the head's row blocks, and the matching bias slices
+// (empty without a kv_b_proj bias).
+struct AbsorbedHead {
+  std::vector<float> w_uk, w_uv, b_uk, b_uv;
+};
+std::vector<AbsorbedHead> split_kv_b_per_head(const LayerConfig& config, const Weights& weights);
+
 // Dot product of two fp32 vectors of length n.
 float dot(const float* a, const float* b, int64_t n);
 // out += weight * x over n elements.

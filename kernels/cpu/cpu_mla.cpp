@@ -218,31 +218,6 @@ class AbsorbCache final : public PlainCache {
   using PlainCache::PlainCache;
 };
 
-// kv_b_proj split per head: W_UK_h [d_nope, d_c], W_UV_h [d_v, d_c] (contiguous copies of its
-// row blocks) and the matching bias slices (empty without a kv_b_proj bias).
-struct AbsorbedHead {
-  std::vector<float> w_uk, w_uv, b_uk, b_uv;
-};
-
-std::vector<AbsorbedHead> split_kv_b_per_head(const LayerConfig& config, const Weights& weights) {
-  const int64_t d_c = config.kv_lora_rank, d_nope = config.qk_nope_head_dim;
-  const int64_t d_v = config.v_head_dim, block = d_nope + d_v;
-  const std::vector<float> weight = to_float(weights.get("kv_b_proj.weight"));
-  std::vector<float> bias;
-  if (config.has_bias("kv_b_proj")) bias = to_float(weights.get("kv_b_proj.bias"));
-  std::vector<AbsorbedHead> heads(config.n_heads);
-  for (int64_t h = 0; h < config.n_heads; ++h) {
-    const float* rows = weight.data() + h * block * d_c;
-    heads[h].w_uk.assign(rows, rows + d_nope * d_c);
-    heads[h].w_uv.assign(rows + d_nope * d_c, rows + block * d_c);
-    if (!bias.empty()) {
-      heads[h].b_uk.assign(bias.begin() + h * block, bias.begin() + h * block + d_nope);
-      heads[h].b_uv.assign(bias.begin() + h * block + d_nope, bias.begin() + (h + 1) * block);
-    }
-  }
-  return heads;
-}
-
 class MlaAbsorbAttention final : public Attention {
  public:
   MlaAbsorbAttention(const LayerConfig& config, const Weights& weights, Fault fault)

@@ -202,35 +202,12 @@ class FastMlaNaive final : public FastMlaBase {
 // ---------------------------------------------------------------------------------------------
 // absorb
 
-// kv_b_proj split per head: W_UK_h [d_nope, d_c], W_UV_h [d_v, d_c] and the bias slices.
-struct AbsorbedHead {
-  std::vector<float> w_uk, w_uv, b_uk, b_uv;
-};
-
-std::vector<AbsorbedHead> split_kv_b(const LayerConfig& c, const Weights& weights) {
-  const int64_t d_c = c.kv_lora_rank, d_nope = c.qk_nope_head_dim, block = d_nope + c.v_head_dim;
-  const std::vector<float> weight = to_float(weights.get("kv_b_proj.weight"));
-  std::vector<float> bias;
-  if (c.has_bias("kv_b_proj")) bias = to_float(weights.get("kv_b_proj.bias"));
-  std::vector<AbsorbedHead> heads(c.n_heads);
-  for (int64_t h = 0; h < c.n_heads; ++h) {
-    const float* rows = weight.data() + h * block * d_c;
-    heads[h].w_uk.assign(rows, rows + d_nope * d_c);
-    heads[h].w_uv.assign(rows + d_nope * d_c, rows + block * d_c);
-    if (!bias.empty()) {
-      heads[h].b_uk.assign(bias.begin() + h * block, bias.begin() + h * block + d_nope);
-      heads[h].b_uv.assign(bias.begin() + h * block + d_nope, bias.begin() + (h + 1) * block);
-    }
-  }
-  return heads;
-}
-
 class FastMlaAbsorb final : public FastMlaBase {
  public:
   FastMlaAbsorb(const LayerConfig& c, const Weights& weights, CacheDType dtype)
       : FastMlaBase(c, weights, dtype, owner_name("absorb", c, dtype),
                     {1, c.n_heads, c.kv_lora_rank + c.qk_rope_head_dim, c.kv_lora_rank, 0, 0}),
-        heads_(split_kv_b(c, weights)) {}
+        heads_(split_kv_b_per_head(c, weights)) {}
 
   std::unique_ptr<KvCache> make_cache(int64_t batch, int64_t capacity) const override {
     check_cache_request(batch, capacity);

@@ -4,6 +4,7 @@
 #include <sstream>
 #include <variant>
 
+#include "core/xml_escape.h"
 #include "reports/render.h"
 
 namespace attnlab::reports {
@@ -11,26 +12,7 @@ namespace attnlab::reports {
 namespace {
 
 std::string escape(const std::string& text) {
-  std::string out;
-  for (char ch : text) {
-    switch (ch) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += ch;
-    }
-  }
-  return out;
+  return xml_escape(text);
 }
 
 // Escaped text with `code spans` as <code>.

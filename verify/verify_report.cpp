@@ -4,37 +4,12 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "core/xml_escape.h"
 #include "io/atomic_file.h"
 
 namespace attnlab {
 
 namespace {
-
-std::string xml_escape(const std::string& text) {
-  std::string out;
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&apos;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
 
 std::string metrics(const CaseResult& r) {
   char buf[200];

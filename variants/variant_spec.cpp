@@ -35,6 +35,22 @@ bool form_supported(const LayerConfig& config, ImplForm form) {
   return false;
 }
 
+void check_form_applies(const LayerConfig& config, ImplForm form) {
+  if (!form_supported(config, form))
+    throw Error("impl '" + std::string(to_string(form)) + "' does not apply to " +
+                to_string(config.attention) + " layer '" + config.name + "'");
+}
+
+void check_layer_weights(const LayerConfig& config, const Weights& weights) {
+  validate_layer_config(config, "layer '" + config.name + "'");
+  for (const WeightSpec& spec : weight_specs(config)) {
+    const Tensor<double>& tensor = weights.get(spec.name);
+    if (tensor.shape != spec.shape)
+      throw Error("weight '" + spec.name + "' has shape " + shape_to_string(tensor.shape) +
+                  ", expected " + shape_to_string(spec.shape) + " for '" + config.name + "'");
+  }
+}
+
 std::vector<std::string> projection_names(const LayerConfig& config) {
   if (!config.is_mla()) return {"q_proj", "k_proj", "v_proj", "o_proj"};
   if (config.q_lora_rank == 0) return {"q_proj", "kv_a_proj_with_mqa", "kv_b_proj", "o_proj"};

@@ -10,6 +10,7 @@
 
 #include "core/layer_config.h"
 #include "core/tensor.h"
+#include "core/weights.h"
 
 namespace attnlab {
 
@@ -35,6 +36,12 @@ struct WeightSpec {
 std::vector<std::string> projection_names(const LayerConfig& config);
 // Every tensor a layer of this config owns, biases only where config.biases says so.
 std::vector<WeightSpec> weight_specs(const LayerConfig& config);
+
+// The checks every backend's factory makes before building a layer, each throwing
+// attnlab::Error with a one-line message: the form applies to the config; the config is valid
+// and every tensor of weight_specs(config) is present with its shape.
+void check_form_applies(const LayerConfig& config, ImplForm form);
+void check_layer_weights(const LayerConfig& config, const Weights& weights);
 
 // One named part of a KV cache, per token per layer (e.g. "k" with n_kv*d elements).
 struct CachePart {

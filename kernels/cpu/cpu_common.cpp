@@ -18,15 +18,6 @@ using RowMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::Ro
 
 }  // namespace
 
-void check_weight_shapes(const LayerConfig& config, const Weights& weights) {
-  for (const WeightSpec& spec : weight_specs(config)) {
-    const Tensor<double>& tensor = weights.get(spec.name);
-    if (tensor.shape != spec.shape)
-      throw Error("weight '" + spec.name + "' has shape " + shape_to_string(tensor.shape) +
-                  ", expected " + shape_to_string(spec.shape) + " for '" + config.name + "'");
-  }
-}
-
 std::vector<float> to_float(const Tensor<double>& tensor) {
   return std::vector<float>(tensor.data.begin(), tensor.data.end());
 }

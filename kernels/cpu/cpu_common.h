@@ -17,9 +17,6 @@
 
 namespace attnlab::cpu {
 
-// Throws attnlab::Error unless every tensor of weight_specs(config) is present with its shape.
-void check_weight_shapes(const LayerConfig& config, const Weights& weights);
-
 // Element-wise fp64 -> fp32 copy of a master tensor.
 std::vector<float> to_float(const Tensor<double>& tensor);
 

@@ -40,11 +40,8 @@ std::vector<Fault> all_faults() {
 
 std::unique_ptr<Attention> make_plain_attention(const LayerConfig& config, const Weights& weights,
                                                 ImplForm form, Fault fault) {
-  if (!form_supported(config, form))
-    throw Error("impl '" + std::string(to_string(form)) + "' does not apply to " +
-                to_string(config.attention) + " layer '" + config.name + "'");
-  validate_layer_config(config, "layer '" + config.name + "'");
-  check_weight_shapes(config, weights);
+  check_form_applies(config, form);
+  check_layer_weights(config, weights);
   switch (form) {
     case ImplForm::standard:
       return make_standard_attention(config, weights, fault);

@@ -34,11 +34,8 @@ size_t bytes_per_element(CacheDType dtype) {
 std::unique_ptr<FastAttention> make_fast_attention(const LayerConfig& config,
                                                    const Weights& weights, ImplForm form,
                                                    CacheDType dtype) {
-  if (!form_supported(config, form))
-    throw Error("impl '" + std::string(to_string(form)) + "' does not apply to " +
-                to_string(config.attention) + " layer '" + config.name + "'");
-  validate_layer_config(config, "layer '" + config.name + "'");
-  check_weight_shapes(config, weights);
+  check_form_applies(config, form);
+  check_layer_weights(config, weights);
   switch (form) {
     case ImplForm::standard:
       return make_fast_standard(config, weights, dtype);

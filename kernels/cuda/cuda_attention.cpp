@@ -46,29 +46,12 @@ const std::string& unavailable_reason() {
   return reason;
 }
 
-namespace {
-
-// Throws unless every tensor of weight_specs(config) is present with its shape.
-void check_weight_shapes(const LayerConfig& config, const Weights& weights) {
-  for (const WeightSpec& spec : weight_specs(config)) {
-    const Tensor<double>& tensor = weights.get(spec.name);
-    if (tensor.shape != spec.shape)
-      throw Error("weight '" + spec.name + "' has shape " + shape_to_string(tensor.shape) +
-                  ", expected " + shape_to_string(spec.shape) + " for '" + config.name + "'");
-  }
-}
-
-}  // namespace
-
 std::unique_ptr<Attention> make_cuda_attention(const LayerConfig& config, const Weights& weights,
                                                ImplForm form, CacheDType dtype) {
-  if (!form_supported(config, form))
-    throw Error("impl '" + std::string(to_string(form)) + "' does not apply to " +
-                to_string(config.attention) + " layer '" + config.name + "'");
+  attnlab::check_form_applies(config, form);
   if (!unavailable_reason().empty())
     throw Error("CUDA backend unavailable: " + unavailable_reason());
-  validate_layer_config(config, "layer '" + config.name + "'");
-  check_weight_shapes(config, weights);
+  attnlab::check_layer_weights(config, weights);
   switch (form) {
     case ImplForm::standard:
       return make_standard_attention(config, weights, dtype);

@@ -55,7 +55,6 @@
 namespace {
 
 using namespace attnlab;
-using cpu::fast::CacheDType;
 
 MachineLimits g_limits;  // on omp_get_max_threads() threads, at start
 // The same limits re-measured right before each timed repetition (see run_case).
@@ -108,12 +107,12 @@ LayerConfig model(const std::string& name) {
 struct Case {
   std::string kind;  // decode_core, prefill_core, decode_layer, prefill_layer
   std::string model;
-  CacheDType dtype;
+  DType dtype;
   int64_t batch;
   int64_t tokens;  // context (decode) or new tokens (prefill)
 
   std::string name() const {
-    return kind + "/" + model + "/" + cpu::fast::to_string(dtype) + "/b:" + std::to_string(batch) +
+    return kind + "/" + model + "/" + to_string(dtype) + "/b:" + std::to_string(batch) +
            "/" + (kind.rfind("decode", 0) == 0 ? "ctx:" : "seq:") + std::to_string(tokens);
   }
 };
@@ -122,9 +121,9 @@ struct Case {
 struct Work {
   double bytes = 0, flops = 0;
 };
-Work decode_work(const LayerConfig& c, ImplForm form, CacheDType dtype, int64_t batch,
+Work decode_work(const LayerConfig& c, ImplForm form, DType dtype, int64_t batch,
                  int64_t context) {
-  const double e = static_cast<double>(cpu::fast::bytes_per_element(dtype));
+  const double e = static_cast<double>(bytes_per_element(dtype));
   const double per_token = static_cast<double>(kv_elements_per_token_layer(c, form));
   Work w;
   w.bytes = e * per_token * context * batch;
@@ -264,35 +263,35 @@ void run_case(benchmark::State& state, const Case& c) {
 }
 
 std::vector<Case> cases(const std::string& set) {
-  const CacheDType all[] = {CacheDType::fp32, CacheDType::bf16, CacheDType::fp16};
+  const DType all[] = {DType::fp32, DType::bf16, DType::fp16};
   std::vector<Case> v;
   if (set == "smoke") {
-    v.push_back({"decode_core", "llama-3-8b", CacheDType::bf16, 1, 2048});
-    v.push_back({"prefill_core", "mha-16x128", CacheDType::fp32, 1, 256});
+    v.push_back({"decode_core", "llama-3-8b", DType::bf16, 1, 2048});
+    v.push_back({"prefill_core", "mha-16x128", DType::fp32, 1, 256});
     return v;
   }
   // Memory-bound decode, caches >= 4 x L3 (128 MiB) in every dtype but where noted.
-  for (CacheDType d : all) {
+  for (DType d : all) {
     v.push_back({"decode_core", "llama-3-8b", d, 1, 32768});  // GQA 32/8: 256 MiB fp32
     v.push_back({"decode_core", "llama-2-7b", d, 1, 8192});   // MHA: 256 MiB fp32
     v.push_back({"decode_core", "falcon-7b", d, 16, 32768});  // MQA 71/1: 256 MiB fp32
   }
   // MLA absorb decode (compute-bound): DeepSeek-V2-Lite and V3 layers.
-  for (CacheDType d : all)
+  for (DType d : all)
     for (const char* m : {"deepseek-v2-lite", "deepseek-v3"})
       for (int64_t ctx : {4096, 32768}) v.push_back({"decode_core", m, d, 1, ctx});
   // Causal prefill, 16 heads x 128.
   for (int64_t s : {2048, 4096, 8192})
-    v.push_back({"prefill_core", "mha-16x128", CacheDType::fp32, 1, s});
-  v.push_back({"prefill_core", "mha-16x128", CacheDType::bf16, 1, 2048});
+    v.push_back({"prefill_core", "mha-16x128", DType::fp32, 1, s});
+  v.push_back({"prefill_core", "mha-16x128", DType::bf16, 1, 2048});
   if (set == "all") {
     // Linearity in context.
     for (int64_t ctx : {4096, 8192, 16384, 65536})
-      v.push_back({"decode_core", "llama-3-8b", CacheDType::fp32, 1, ctx});
+      v.push_back({"decode_core", "llama-3-8b", DType::fp32, 1, ctx});
     // Whole layers.
-    v.push_back({"decode_layer", "llama-3-8b", CacheDType::fp32, 1, 32768});
-    v.push_back({"decode_layer", "deepseek-v2-lite", CacheDType::fp32, 1, 4096});
-    v.push_back({"prefill_layer", "mha-16x128", CacheDType::fp32, 1, 2048});
+    v.push_back({"decode_layer", "llama-3-8b", DType::fp32, 1, 32768});
+    v.push_back({"decode_layer", "deepseek-v2-lite", DType::fp32, 1, 4096});
+    v.push_back({"prefill_layer", "mha-16x128", DType::fp32, 1, 2048});
   }
   return v;
 }

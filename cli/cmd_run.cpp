@@ -96,7 +96,7 @@ int run_layer(const RunOptions& o) {
 
   SafetensorsWriter writer;
   writer.add("attn_output", result.out, in.dtype);
-  if (o.write_lse) writer.add("lse", result.lse, DType::f32);
+  if (o.write_lse) writer.add("lse", result.lse, DType::fp32);
   writer.set_metadata("attnlab.model", config.name);
   writer.set_metadata("attnlab.impl", impl.id());
   writer.set_metadata("attnlab.phase", to_string(phase));

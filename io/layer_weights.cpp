@@ -115,12 +115,12 @@ void save_layer_weights(const LayerConfig& config, const Weights& weights, const
     for (int64_t i = 0; i < t.numel(); ++i) {
       const double v = t.data[i];
       bool representable = std::isfinite(v);
-      if (representable && dtype == DType::f32)
+      if (representable && dtype == DType::fp32)
         representable = std::isfinite(static_cast<float>(v));
       if (representable && dtype == DType::bf16)
         representable = std::isfinite(bf16_to_float(float_to_bf16(static_cast<float>(v))));
-      if (representable && dtype == DType::f16)
-        representable = std::isfinite(f16_to_float(float_to_f16(static_cast<float>(v))));
+      if (representable && dtype == DType::fp16)
+        representable = std::isfinite(fp16_to_float(float_to_fp16(static_cast<float>(v))));
       if (!representable)
         throw Error(path + ": cannot save: tensor '" + spec.name + "' value " + std::to_string(v) +
                     " at flat index " + std::to_string(i) + " is not finite in " +

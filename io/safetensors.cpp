@@ -63,47 +63,6 @@ std::string offsets_to_string(uint64_t begin, uint64_t end) {
   return s;
 }
 
-// Rounds |value| (finite, not NaN) to a binary format with `exp_bits` exponent bits and
-// `man_bits` stored mantissa bits, round to nearest even, overflow to infinity, gradual
-// underflow into subnormals. Returns the bits without the sign.
-uint32_t round_to_small_float(double magnitude, int exp_bits, int man_bits) {
-  const int bias = (1 << (exp_bits - 1)) - 1;
-  const int emin = 1 - bias;  // exponent of the smallest normal
-  const uint32_t inf_bits = ((uint32_t{1} << exp_bits) - 1) << man_bits;
-  if (std::isinf(magnitude)) return inf_bits;
-  if (magnitude == 0) return 0;
-  int e = 0;
-  std::frexp(magnitude, &e);  // magnitude = m * 2^e, m in [0.5, 1)
-  int exponent = e - 1;       // magnitude = (2m) * 2^exponent, 2m in [1, 2)
-  if (exponent > bias) return inf_bits;
-  if (exponent < emin) {
-    // Subnormal range: units of 2^(emin - man_bits). Scaling by a power of two is exact, and
-    // nearbyint rounds ties to even in the default rounding mode. A result of 2^man_bits is
-    // the smallest normal, whose encoding is the same integer.
-    return static_cast<uint32_t>(std::nearbyint(std::ldexp(magnitude, man_bits - emin)));
-  }
-  double q = std::nearbyint(std::ldexp(magnitude, man_bits - exponent));  // [2^m, 2^(m+1)]
-  if (q == std::ldexp(1.0, man_bits + 1)) {
-    q /= 2;
-    ++exponent;
-    if (exponent > bias) return inf_bits;
-  }
-  const uint32_t mantissa = static_cast<uint32_t>(q) - (uint32_t{1} << man_bits);
-  return (static_cast<uint32_t>(exponent + bias) << man_bits) | mantissa;
-}
-
-uint16_t double_to_bf16(double value) {
-  if (std::isnan(value)) return std::signbit(value) ? 0xFFC0 : 0x7FC0;
-  const uint16_t sign = std::signbit(value) ? 0x8000 : 0;
-  return sign | static_cast<uint16_t>(round_to_small_float(std::fabs(value), 8, 7));
-}
-
-uint16_t double_to_f16(double value) {
-  if (std::isnan(value)) return std::signbit(value) ? 0xFE00 : 0x7E00;
-  const uint16_t sign = std::signbit(value) ? 0x8000 : 0;
-  return sign | static_cast<uint16_t>(round_to_small_float(std::fabs(value), 5, 10));
-}
-
 template <class T>
 void put(std::vector<uint8_t>& bytes, size_t index, T value) {
   std::memcpy(bytes.data() + index * sizeof(T), &value, sizeof(T));
@@ -235,89 +194,34 @@ void check_coverage(const std::string& path, std::vector<Entry>& entries, uint64
 
 const char* dtype_name(DType dtype) {
   switch (dtype) {
-    case DType::f64:
+    case DType::fp64:
       return "F64";
-    case DType::f32:
+    case DType::fp32:
       return "F32";
     case DType::bf16:
       return "BF16";
-    case DType::f16:
+    case DType::fp16:
       return "F16";
     case DType::i64:
       return "I64";
+    case DType::fp8:
+      break;
   }
   return "?";
 }
 
 DType parse_dtype_name(const std::string& name) {
-  for (DType d : {DType::f64, DType::f32, DType::bf16, DType::f16, DType::i64})
+  for (DType d : {DType::fp64, DType::fp32, DType::bf16, DType::fp16, DType::i64})
     if (name == dtype_name(d)) return d;
   throw Error("unknown dtype " + quote_name(name) + " (supported: F64, F32, BF16, F16, I64)");
 }
 
 size_t dtype_size(DType dtype) {
-  switch (dtype) {
-    case DType::f64:
-      return 8;
-    case DType::f32:
-      return 4;
-    case DType::bf16:
-      return 2;
-    case DType::f16:
-      return 2;
-    case DType::i64:
-      return 8;
-  }
-  return 0;
+  return bytes_per_element(dtype);
 }
 
 bool dtype_is_float(DType dtype) {
-  return dtype != DType::i64;
-}
-
-float bf16_to_float(uint16_t bits) {
-  const uint32_t wide = static_cast<uint32_t>(bits) << 16;  // bf16 is fp32's upper half
-  float value;
-  std::memcpy(&value, &wide, sizeof value);
-  return value;
-}
-
-uint16_t float_to_bf16(float value) {
-  if (std::isnan(value)) {
-    // Keep sign and upper payload; force the quiet bit so a payload held only in the low
-    // 16 bits cannot turn the NaN into an infinity.
-    uint32_t bits;
-    std::memcpy(&bits, &value, sizeof bits);
-    return static_cast<uint16_t>(bits >> 16) | 0x0040;
-  }
-  return double_to_bf16(value);  // float -> double is exact, so this rounds only once
-}
-
-float f16_to_float(uint16_t bits) {
-  const bool negative = (bits & 0x8000) != 0;
-  const int exponent = (bits >> 10) & 0x1F;
-  const uint32_t mantissa = bits & 0x3FF;
-  float magnitude;
-  if (exponent == 0x1F) {
-    // Inf or NaN: widen the payload into fp32's field.
-    const uint32_t wide = 0x7F800000u | (mantissa << 13);
-    std::memcpy(&magnitude, &wide, sizeof magnitude);
-  } else if (exponent == 0) {
-    magnitude = std::ldexp(static_cast<float>(mantissa), -24);  // subnormal (or zero)
-  } else {
-    magnitude = std::ldexp(static_cast<float>(mantissa | 0x400), exponent - 25);
-  }
-  return negative ? -magnitude : magnitude;
-}
-
-uint16_t float_to_f16(float value) {
-  if (std::isnan(value)) {
-    uint32_t bits;
-    std::memcpy(&bits, &value, sizeof bits);
-    const uint16_t sign = (bits >> 31) ? 0x8000 : 0;
-    return sign | 0x7E00 | static_cast<uint16_t>((bits >> 13) & 0x1FF);  // quiet, upper payload
-  }
-  return double_to_f16(value);
+  return is_float(dtype);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -440,17 +344,17 @@ Tensor<double> SafetensorsFile::to_double(const std::string& name) const {
   out.data.resize(n);
   for (size_t i = 0; i < n; ++i) {
     switch (t.dtype) {
-      case DType::f64:
+      case DType::fp64:
         out.data[i] = take<double>(t.bytes, i);
         break;
-      case DType::f32:
+      case DType::fp32:
         out.data[i] = take<float>(t.bytes, i);
         break;
       case DType::bf16:
         out.data[i] = bf16_to_float(take<uint16_t>(t.bytes, i));
         break;
-      case DType::f16:
-        out.data[i] = f16_to_float(take<uint16_t>(t.bytes, i));
+      case DType::fp16:
+        out.data[i] = fp16_to_float(take<uint16_t>(t.bytes, i));
         break;
       case DType::i64:
         break;
@@ -503,17 +407,17 @@ void SafetensorsWriter::add(const std::string& name, const Tensor<double>& tenso
   for (size_t i = 0; i < tensor.data.size(); ++i) {
     const double v = tensor.data[i];
     switch (dtype) {
-      case DType::f64:
+      case DType::fp64:
         put<double>(t.bytes, i, v);
         break;
-      case DType::f32:
+      case DType::fp32:
         put<float>(t.bytes, i, static_cast<float>(v));
         break;
       case DType::bf16:
         put<uint16_t>(t.bytes, i, double_to_bf16(v));
         break;
-      case DType::f16:
-        put<uint16_t>(t.bytes, i, double_to_f16(v));
+      case DType::fp16:
+        put<uint16_t>(t.bytes, i, double_to_fp16(v));
         break;
       case DType::i64:
         break;

@@ -12,15 +12,17 @@
 #include <string>
 #include <vector>
 
+#include "core/dtype.h"
 #include "core/tensor.h"
 
 namespace attnlab {
 
-enum class DType { f64, f32, bf16, f16, i64 };
+// Tensor element types are core/dtype.h's; safetensors names them in capitals. fp8 is not a
+// safetensors type attnlab reads or writes.
 const char* dtype_name(DType dtype);              // "F64", "F32", "BF16", "F16", "I64"
 DType parse_dtype_name(const std::string& name);  // throws attnlab::Error
-size_t dtype_size(DType dtype);
-bool dtype_is_float(DType dtype);
+size_t dtype_size(DType dtype);                   // bytes_per_element
+bool dtype_is_float(DType dtype);                 // is_float
 
 struct StoredTensor {
   DType dtype;
@@ -69,10 +71,6 @@ class SafetensorsWriter {
   std::map<std::string, std::string> metadata_;
 };
 
-// Scalar conversions used by the reader and writer (exposed for tests).
-float bf16_to_float(uint16_t bits);
-uint16_t float_to_bf16(float value);  // round to nearest even; NaN stays NaN
-float f16_to_float(uint16_t bits);
-uint16_t float_to_f16(float value);  // round to nearest even; overflow to inf; subnormals kept
+// The scalar conversions (bf16/fp16 <-> fp32/fp64) are core/dtype.h's.
 
 }  // namespace attnlab

@@ -152,11 +152,11 @@ Implementation cpu_plain_entry(ImplForm form, cpu::Fault fault = cpu::Fault::non
 
 // The fast CPU backend (kernels/cpu/fast_attention.h) with its KV cache stored in `dtype`
 // (fp32, bf16, fp16); compute and accumulation are fp32 whatever the storage.
-Implementation cpu_fast_entry(ImplForm form, cpu::fast::CacheDType dtype) {
+Implementation cpu_fast_entry(ImplForm form, DType dtype) {
   Implementation impl;
   impl.backend = "cpu";
   impl.form = form;
-  impl.dtype = cpu::fast::to_string(dtype);
+  impl.dtype = to_string(dtype);
   impl.supports = [form](const LayerConfig& c) { return form_supported(c, form); };
   impl.make_attention = [form, dtype](const LayerConfig& c,
                                       const Weights& w) -> std::unique_ptr<Attention> {
@@ -173,11 +173,11 @@ Implementation cpu_fast_entry(ImplForm form, cpu::fast::CacheDType dtype) {
 #ifdef ATTNLAB_HAVE_CUDA
 // The CUDA backend (kernels/cuda/cuda_attention.h) with its KV cache stored in `dtype`; fp32
 // compute and accumulation. Unavailable (every check SKIP) when no device is present.
-Implementation cuda_entry(ImplForm form, cuda::CacheDType dtype) {
+Implementation cuda_entry(ImplForm form, DType dtype) {
   Implementation impl;
   impl.backend = "cuda";
   impl.form = form;
-  impl.dtype = cuda::to_string(dtype);
+  impl.dtype = to_string(dtype);
   impl.unavailable = [] { return cuda::unavailable_reason(); };
   impl.supports = [form](const LayerConfig& c) {
     return cuda::unavailable_reason().empty() && form_supported(c, form);
@@ -204,12 +204,12 @@ const std::vector<Implementation>& implementations() {
     for (ImplForm form : {ImplForm::standard, ImplForm::naive, ImplForm::absorb}) {
       t.push_back(reference_entry(form));
       // fp32 first: find_implementation("cpu", form) without a dtype picks it.
-      for (auto dtype : {cpu::fast::CacheDType::fp32, cpu::fast::CacheDType::bf16,
-                         cpu::fast::CacheDType::fp16})
+      for (auto dtype : {DType::fp32, DType::bf16,
+                         DType::fp16})
         t.push_back(cpu_fast_entry(form, dtype));
       t.push_back(cpu_plain_entry(form));
 #ifdef ATTNLAB_HAVE_CUDA
-      for (auto dtype : {cuda::CacheDType::fp32, cuda::CacheDType::bf16, cuda::CacheDType::fp16})
+      for (auto dtype : {DType::fp32, DType::bf16, DType::fp16})
         t.push_back(cuda_entry(form, dtype));
 #endif
     }

@@ -39,8 +39,8 @@ inline const FormCase kForms[] = {
     {"tiny-mqa", ImplForm::standard},   {"tiny-mla", ImplForm::naive},
     {"tiny-mla", ImplForm::absorb},     {"tiny-mla-lite", ImplForm::naive},
     {"tiny-mla-lite", ImplForm::absorb}};
-inline const cuda::CacheDType kDTypes[] = {cuda::CacheDType::fp32, cuda::CacheDType::bf16,
-                                           cuda::CacheDType::fp16};
+inline const DType kDTypes[] = {DType::fp32, DType::bf16,
+                                           DType::fp16};
 
 // Every row PASS or SKIP, and every implementation passes at least `min_passes` rows.
 inline void check_conformance(const std::vector<CaseResult>& results, int min_passes) {
@@ -117,25 +117,25 @@ TEST_CASE("cuda: decode past one split of the context (split-KV combine) matches
 
 TEST_CASE("cuda: the KV cache allocates exactly the analytic size") {
   for (const FormCase& f : kForms)
-    for (cuda::CacheDType dtype : kDTypes) {
+    for (DType dtype : kDTypes) {
       const Layer layer = tiny(f.model);
       const auto attention = cuda::make_cuda_attention(layer.config, layer.weights, f.form, dtype);
       for (auto [batch, capacity] : {std::pair<int64_t, int64_t>{1, 1}, {3, 17}, {2, 300}}) {
         const auto cache = attention->make_cache(batch, capacity);
-        INFO(f.model << " " << to_string(f.form) << " " << cuda::to_string(dtype) << " b" << batch
+        INFO(f.model << " " << to_string(f.form) << " " << to_string(dtype) << " b" << batch
                      << " cap" << capacity);
         CHECK(cache->bytes_allocated() ==
               static_cast<size_t>(kv_elements_per_token_layer(layer.config, f.form) * batch *
                                   capacity) *
-                  cuda::bytes_per_element(dtype));
+                  bytes_per_element(dtype));
       }
     }
 }
 
 TEST_CASE("cuda: never-written cache slots are NaN, written ones finite") {
   for (const FormCase& f : kForms)
-    for (cuda::CacheDType dtype : kDTypes) {
-      INFO(f.model << " " << to_string(f.form) << " " << cuda::to_string(dtype));
+    for (DType dtype : kDTypes) {
+      INFO(f.model << " " << to_string(f.form) << " " << to_string(dtype));
       const Layer layer = tiny(f.model);
       const auto attention = cuda::make_cuda_attention(layer.config, layer.weights, f.form, dtype);
       const int64_t batch = 2, capacity = 12, seq = 5;
@@ -162,8 +162,8 @@ TEST_CASE("cuda: never-written cache slots are NaN, written ones finite") {
 
 TEST_CASE("cuda: fill_synthetic and rewind position the cache for timing loops") {
   for (const FormCase& f : kForms)
-    for (cuda::CacheDType dtype : kDTypes) {
-      INFO(f.model << " " << to_string(f.form) << " " << cuda::to_string(dtype));
+    for (DType dtype : kDTypes) {
+      INFO(f.model << " " << to_string(f.form) << " " << to_string(dtype));
       const Layer layer = tiny(f.model);
       const auto attention = cuda::make_cuda_attention(layer.config, layer.weights, f.form, dtype);
       auto cache = attention->make_cache(2, 40);
@@ -195,9 +195,9 @@ TEST_CASE("cuda: fill_synthetic and rewind position the cache for timing loops")
 TEST_CASE("cuda: forward rejects a foreign cache, another batch and a full cache") {
   const Layer layer = tiny("tiny-gqa");
   const auto fp32 = cuda::make_cuda_attention(layer.config, layer.weights, ImplForm::standard,
-                                              cuda::CacheDType::fp32);
+                                              DType::fp32);
   const auto bf16 = cuda::make_cuda_attention(layer.config, layer.weights, ImplForm::standard,
-                                              cuda::CacheDType::bf16);
+                                              DType::bf16);
   auto cache = fp32->make_cache(2, 4);
   CHECK_THROWS_WITH(run_tokens(*bf16, layer.config, *cache, 2, 1, 0, 1),
                     Catch::Contains("made by another attention"));
@@ -207,7 +207,7 @@ TEST_CASE("cuda: forward rejects a foreign cache, another batch and a full cache
                     Catch::Contains("KV cache full"));
   CHECK_THROWS_AS(fp32->make_cache(0, 4), Error);
   CHECK_THROWS_WITH(cuda::make_cuda_attention(layer.config, layer.weights, ImplForm::absorb,
-                                              cuda::CacheDType::fp32),
+                                              DType::fp32),
                     Catch::Contains("does not apply"));
 }
 
@@ -216,7 +216,7 @@ TEST_CASE("cuda: the device timer runs the same step as forward()") {
     INFO(f.model << " " << to_string(f.form));
     const Layer layer = tiny(f.model);
     const auto attention =
-        cuda::make_cuda_attention(layer.config, layer.weights, f.form, cuda::CacheDType::bf16);
+        cuda::make_cuda_attention(layer.config, layer.weights, f.form, DType::bf16);
     REQUIRE(attention->has_device_timer());
     auto cache = attention->make_cache(2, 24);
     cache->fill_synthetic(16, 2);

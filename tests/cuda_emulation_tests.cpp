@@ -52,11 +52,11 @@ RunOutput run_chunks(const Attention& attention, const LayerConfig& config, cons
 std::vector<Implementation> cuda_under_test() {
   std::vector<Implementation> impls;
   for (ImplForm form : {ImplForm::standard, ImplForm::naive, ImplForm::absorb})
-    for (cuda::CacheDType dtype : kDTypes) {
+    for (DType dtype : kDTypes) {
       Implementation impl;
       impl.backend = "cuda-emulated";
       impl.form = form;
-      impl.dtype = cuda::to_string(dtype);
+      impl.dtype = to_string(dtype);
       impl.supports = [form](const LayerConfig& c) { return form_supported(c, form); };
       impl.make_attention = [form, dtype](const LayerConfig& c, const Weights& w) {
         return cuda::make_cuda_attention(c, w, form, dtype);
@@ -162,11 +162,11 @@ TEST_CASE("cuda emulation: prefill in chunks of queries (small score budget) con
 TEST_CASE("cuda emulation: running out of device memory is an 'out of device memory' error") {
   const Layer layer = tiny("tiny-gqa");
   const auto attention = cuda::make_cuda_attention(layer.config, layer.weights, ImplForm::standard,
-                                                   cuda::CacheDType::fp32);
+                                                   DType::fp32);
   cuda::set_emulated_memory_limit(cuda::emulated_bytes_in_use() + 4096);
   CHECK_THROWS_WITH(attention->make_cache(1, 1000), Catch::Contains("out of device memory"));
   CHECK_THROWS_WITH(cuda::make_cuda_attention(layer.config, layer.weights, ImplForm::standard,
-                                              cuda::CacheDType::fp32),
+                                              DType::fp32),
                     Catch::Contains("out of device memory"));
   cuda::set_emulated_memory_limit(0);
   CHECK(cuda::cudaGetLastError() == cuda::cudaSuccess);  // the error was cleared

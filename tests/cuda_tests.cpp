@@ -33,7 +33,7 @@ TEST_CASE("cuda: the registry lists nine available CUDA implementations") {
 TEST_CASE("cuda: a cache larger than the device is an 'out of device memory' error") {
   const Layer layer = tiny("tiny-gqa");
   const auto attention = cuda::make_cuda_attention(layer.config, layer.weights, ImplForm::standard,
-                                                   cuda::CacheDType::fp32);
+                                                   DType::fp32);
   // 128 bytes per token: 2^33 tokens is 1 TiB.
   CHECK_THROWS_WITH(attention->make_cache(1, int64_t{1} << 33),
                     Catch::Contains("out of device memory"));

@@ -49,7 +49,7 @@ void write_input(const std::string& path, const LayerConfig& config, int64_t bat
   SafetensorsWriter w;
   Tensor<double> x = random_activations(batch, seq, config.hidden_size, 11);
   if (poison != 0) x.data[5] = poison;
-  w.add("hidden_states", x, DType::f32);
+  w.add("hidden_states", x, DType::fp32);
   w.write(path);
 }
 

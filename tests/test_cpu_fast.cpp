@@ -35,9 +35,8 @@
 namespace {
 
 using namespace attnlab;
-using cpu::fast::CacheDType;
 
-const CacheDType kDtypes[] = {CacheDType::fp32, CacheDType::bf16, CacheDType::fp16};
+const DType kDtypes[] = {DType::fp32, DType::bf16, DType::fp16};
 const std::vector<std::string> kTinyPresets = {"tiny-mha", "tiny-gqa", "tiny-mqa", "tiny-mla",
                                                "tiny-mla-lite"};
 
@@ -268,7 +267,7 @@ TEST_CASE("fast cache: allocated bytes equal the analytic size for every dtype",
   for (const LayerConfig& config : configs) {
     const Weights weights = random_weights(config, 1);
     for (ImplForm form : impl_forms_for(config))
-      for (CacheDType dtype : kDtypes) {
+      for (DType dtype : kDtypes) {
         const auto attention = cpu::fast::make_fast_attention(config, weights, form, dtype);
         const int64_t per_token = kv_elements_per_token_layer(config, form);
         for (int64_t batch : {1, 3})
@@ -277,14 +276,14 @@ TEST_CASE("fast cache: allocated bytes equal the analytic size for every dtype",
                              << batch << " capacity " << capacity);
             const auto cache = attention->make_cache(batch, capacity);
             CHECK(cache->bytes_allocated() == static_cast<size_t>(per_token * batch * capacity) *
-                                                  cpu::fast::bytes_per_element(dtype));
+                                                  bytes_per_element(dtype));
           }
       }
   }
   // Spot value: tiny-mla absorb caches 16 + 4 = 20 elements per token: 2 * 10 * 20 * 2 bytes.
   const LayerConfig mla = load_preset("tiny-mla");
   CHECK(cpu::fast::make_fast_attention(mla, random_weights(mla, 1), ImplForm::absorb,
-                                       CacheDType::bf16)
+                                       DType::bf16)
             ->make_cache(2, 10)
             ->bytes_allocated() == 800);
 }
@@ -296,10 +295,10 @@ TEST_CASE("fast cache: never-written slots hold NaN, written ones the rounded va
     const Tensor<double> x = fp32_rounded(random_activations(2, 3, config.hidden_size, 4));
     for (ImplForm form : impl_forms_for(config)) {
       // The fp32 cache holds the exact fp32 keys/values; bf16/fp16 must hold them rounded once.
-      const auto exact = cpu::fast::make_fast_attention(config, weights, form, CacheDType::fp32);
+      const auto exact = cpu::fast::make_fast_attention(config, weights, form, DType::fp32);
       const auto exact_cache = exact->make_cache(2, 5);
       forward(*exact, *exact_cache, config, x, sequential_positions(2, 3));
-      for (CacheDType dtype : kDtypes) {
+      for (DType dtype : kDtypes) {
         INFO(name << " " << to_string(form) << " " << to_string(dtype));
         const auto attention = cpu::fast::make_fast_attention(config, weights, form, dtype);
         const auto cache = attention->make_cache(2, 5);
@@ -328,9 +327,9 @@ TEST_CASE("fast cache: never-written slots hold NaN, written ones the rounded va
                   }
                   const float e = exact->cached_value(*exact_cache, part, b, h, t, i);
                   float rounded = e;
-                  if (dtype == CacheDType::bf16)
+                  if (dtype == DType::bf16)
                     rounded = cpu::fast::to_float(cpu::fast::to_bf16(e));
-                  if (dtype == CacheDType::fp16)
+                  if (dtype == DType::fp16)
                     rounded = cpu::fast::to_float(cpu::fast::to_fp16(e));
                   bad += !(v == rounded);
                 }
@@ -344,9 +343,9 @@ TEST_CASE("fast cache: never-written slots hold NaN, written ones the rounded va
 TEST_CASE("fast cache: misuse throws attnlab::Error", "[fast][errors]") {
   const LayerConfig gqa = load_preset("tiny-gqa"), mla = load_preset("tiny-mla");
   const Weights gqa_w = random_weights(gqa, 3), mla_w = random_weights(mla, 3);
-  const auto a = cpu::fast::make_fast_attention(gqa, gqa_w, ImplForm::standard, CacheDType::fp32);
-  const auto b = cpu::fast::make_fast_attention(gqa, gqa_w, ImplForm::standard, CacheDType::bf16);
-  const auto m = cpu::fast::make_fast_attention(mla, mla_w, ImplForm::absorb, CacheDType::fp32);
+  const auto a = cpu::fast::make_fast_attention(gqa, gqa_w, ImplForm::standard, DType::fp32);
+  const auto b = cpu::fast::make_fast_attention(gqa, gqa_w, ImplForm::standard, DType::bf16);
+  const auto m = cpu::fast::make_fast_attention(mla, mla_w, ImplForm::absorb, DType::fp32);
   std::vector<float> x(2 * 3 * gqa.hidden_size, 0.1f), out(x.size());
   const std::vector<int64_t> pos = {0, 1, 2, 0, 1, 2};
   auto cache = a->make_cache(2, 4);
@@ -356,9 +355,9 @@ TEST_CASE("fast cache: misuse throws attnlab::Error", "[fast][errors]") {
   a->forward(x.data(), pos.data(), 2, 3, *cache, out.data(), nullptr);
   CHECK_THROWS_AS(a->forward(x.data(), pos.data(), 2, 3, *cache, out.data(), nullptr), Error);
   CHECK_THROWS_AS(a->make_cache(0, 4), Error);
-  CHECK_THROWS_AS(cpu::fast::make_fast_attention(gqa, gqa_w, ImplForm::absorb, CacheDType::fp32),
+  CHECK_THROWS_AS(cpu::fast::make_fast_attention(gqa, gqa_w, ImplForm::absorb, DType::fp32),
                   Error);
-  CHECK_THROWS_AS(cpu::fast::parse_cache_dtype("fp8"), Error);
+  CHECK_THROWS_AS(parse_dtype("fp8", cache_dtypes(), "cache dtype"), Error);
   CHECK_THROWS_AS(cache->fill_synthetic(5, 1), Error);
 }
 
@@ -383,7 +382,7 @@ TEST_CASE("fast: medium shapes (prefill, chunks, decode) match the reference in 
     reference::Cache ref_cache;
     const reference::Result truth =
         reference::forward(c.config, weights, defining_form(c.config), x, positions, ref_cache);
-    for (CacheDType dtype : kDtypes) {
+    for (DType dtype : kDtypes) {
       const auto attention = cpu::fast::make_fast_attention(c.config, weights, c.form, dtype);
       const std::string what = c.config.name + " " + to_string(c.form);
       {
@@ -423,7 +422,7 @@ TEST_CASE("fast: decode at a 3000-token context matches the reference", "[fast][
     const Tensor<double> ref_out = tokens(truth.out, seq - tail, tail);
     const Tensor<double> ref_lse = tokens(truth.lse, seq - tail, tail);
     for (ImplForm form : impl_forms_for(config))
-      for (CacheDType dtype : kDtypes) {
+      for (DType dtype : kDtypes) {
         const auto attention = cpu::fast::make_fast_attention(config, weights, form, dtype);
         const auto cache = attention->make_cache(1, seq + 1);
         forward(*attention, *cache, config, tokens(x, 0, seq - tail),
@@ -452,7 +451,7 @@ TEST_CASE("fast: results do not depend on the thread count beyond fp32 rounding"
       for (int threads : {1, 2, 3, 5}) {
         omp_set_num_threads(threads);
         const auto attention =
-            cpu::fast::make_fast_attention(config, weights, form, CacheDType::bf16);
+            cpu::fast::make_fast_attention(config, weights, form, DType::bf16);
         const auto cache = attention->make_cache(2, 1300);
         Outputs o =
             forward(*attention, *cache, config, tokens(x, 0, 1299), tokens(positions, 0, 1299));
@@ -593,7 +592,7 @@ TEST_CASE("fast core: uneven key splits merged by log-sum-exp equal one pass", "
 }
 
 TEST_CASE("fast core: forced key splits through run_core agree with none", "[fast][core]") {
-  for (CacheDType dtype : kDtypes) {
+  for (DType dtype : kDtypes) {
     const LayerConfig config = narrow_gqa();
     const Weights weights = random_weights(config, 41);
     const auto attention =

@@ -37,9 +37,9 @@ struct LayerFile {
     for (const WeightSpec& spec : weight_specs(config)) {
       if (spec.name == skip) continue;
       if (spec.name == replace)
-        writer.add(prefix + spec.name, *replacement, DType::f32);
+        writer.add(prefix + spec.name, *replacement, DType::fp32);
       else
-        writer.add(prefix + spec.name, weights.get(spec.name), DType::f32);
+        writer.add(prefix + spec.name, weights.get(spec.name), DType::fp32);
     }
   }
 };
@@ -84,7 +84,7 @@ TEST_CASE("layer weights round trip for every tiny preset and dtype") {
   for (const std::string& name : preset_names("tiny")) {
     const LayerConfig config = load_preset(name);
     const Weights weights = random_weights(config, 99);
-    for (DType dtype : {DType::f64, DType::f32, DType::bf16, DType::f16}) {
+    for (DType dtype : {DType::fp64, DType::fp32, DType::bf16, DType::fp16}) {
       INFO(name << " as " << dtype_name(dtype));
       const std::string path = dir.file(name + "-" + dtype_name(dtype) + ".safetensors");
       save_layer_weights(config, weights, path, kPrefix, dtype);
@@ -106,10 +106,10 @@ TEST_CASE("layer weights round trip for every tiny preset and dtype") {
           const double v = t.data[i];
           const double r = back.data[i];
           INFO(tname << "[" << i << "] = " << v << " came back as " << r);
-          if (dtype == DType::f64) REQUIRE(r == v);
-          if (dtype == DType::f32) REQUIRE(r == static_cast<float>(v));
+          if (dtype == DType::fp64) REQUIRE(r == v);
+          if (dtype == DType::fp32) REQUIRE(r == static_cast<float>(v));
           if (dtype == DType::bf16) REQUIRE(is_nearest_16bit(v, r, bf16_to_float, float_to_bf16));
-          if (dtype == DType::f16) REQUIRE(is_nearest_16bit(v, r, f16_to_float, float_to_f16));
+          if (dtype == DType::fp16) REQUIRE(is_nearest_16bit(v, r, fp16_to_float, float_to_fp16));
         }
       }
     }
@@ -122,13 +122,13 @@ TEST_CASE("tensors outside the prefix are ignored, as in a full checkpoint") {
   const Weights weights = random_weights(config, 1);
   LayerFile f(config, weights, kPrefix);
   // Other layers (including one whose number starts with the same digit), the MLP, embeddings.
-  f.writer.add("model.layers.30.self_attn.q_proj.weight", Tensor<double>({2, 2}, 1.0), DType::f32);
-  f.writer.add("model.layers.4.self_attn.extra.weight", Tensor<double>({3}, 1.0), DType::f32);
+  f.writer.add("model.layers.30.self_attn.q_proj.weight", Tensor<double>({2, 2}, 1.0), DType::fp32);
+  f.writer.add("model.layers.4.self_attn.extra.weight", Tensor<double>({3}, 1.0), DType::fp32);
   f.writer.add("model.layers.3.mlp.up_proj.weight", Tensor<double>({4, 2}, 1.0), DType::bf16);
-  f.writer.add("model.embed_tokens.weight", Tensor<double>({5, 2}, 1.0), DType::f32);
-  f.writer.add("lm_head.weight", Tensor<double>({5, 2}, NAN), DType::f32);  // not even checked
+  f.writer.add("model.embed_tokens.weight", Tensor<double>({5, 2}, 1.0), DType::fp32);
+  f.writer.add("lm_head.weight", Tensor<double>({5, 2}, NAN), DType::fp32);  // not even checked
   // The rotary buffer under the attention module is a known Hugging Face leftover.
-  f.writer.add(kPrefix + "rotary_emb.inv_freq", Tensor<double>({4}, 0.5), DType::f32);
+  f.writer.add(kPrefix + "rotary_emb.inv_freq", Tensor<double>({4}, 0.5), DType::fp32);
   const std::string path = dir.file("full.safetensors");
   f.writer.write(path);
 
@@ -173,7 +173,7 @@ TEST_CASE("unexpected tensor under the prefix") {
     const Weights weights = random_weights(config, 3);
     LayerFile f(config, weights, kPrefix);
     f.writer.add(kPrefix + "k_proj.bias",
-                 Tensor<double>({config.n_kv_heads * config.head_dim}, 0.1), DType::f32);
+                 Tensor<double>({config.n_kv_heads * config.head_dim}, 0.1), DType::fp32);
     const std::string path = dir.file("b.safetensors");
     f.writer.write(path);
     require_load_error(config, path, kPrefix, "unexpected tensor '" + kPrefix + "k_proj.bias'");
@@ -182,7 +182,7 @@ TEST_CASE("unexpected tensor under the prefix") {
   SECTION("a tensor of another variant") {
     const Weights weights = random_weights(config, 4);
     LayerFile f(config, weights, kPrefix);
-    f.writer.add(kPrefix + "kv_a_layernorm.weight", Tensor<double>({4}, 1.0), DType::f32);
+    f.writer.add(kPrefix + "kv_a_layernorm.weight", Tensor<double>({4}, 1.0), DType::fp32);
     const std::string path = dir.file("v.safetensors");
     f.writer.write(path);
     require_load_error(config, path, kPrefix,
@@ -244,28 +244,28 @@ TEST_CASE("save_layer_weights refuses what it cannot store faithfully") {
   SECTION("missing weight") {
     Weights w = random_weights(config, 6);
     w.tensors.erase("v_proj.weight");
-    CHECK_THROWS_WITH(save_layer_weights(config, w, path, "", DType::f32),
+    CHECK_THROWS_WITH(save_layer_weights(config, w, path, "", DType::fp32),
                       Contains(path) && Contains("'v_proj.weight'"));
     CHECK_FALSE(std::filesystem::exists(path));
   }
   SECTION("wrong shape") {
     Weights w = random_weights(config, 6);
     w.tensors["o_proj.weight"] = Tensor<double>({3, 3}, 0.0);
-    CHECK_THROWS_WITH(save_layer_weights(config, w, path, "", DType::f32),
+    CHECK_THROWS_WITH(save_layer_weights(config, w, path, "", DType::fp32),
                       Contains("'o_proj.weight' has shape [3, 3]"));
     CHECK_FALSE(std::filesystem::exists(path));
   }
   SECTION("extra tensor") {
     Weights w = random_weights(config, 6);
     w.tensors["q_proj.bias"] = Tensor<double>({30}, 0.0);
-    CHECK_THROWS_WITH(save_layer_weights(config, w, path, "", DType::f32),
+    CHECK_THROWS_WITH(save_layer_weights(config, w, path, "", DType::fp32),
                       Contains("'q_proj.bias' is not a weight"));
     CHECK_FALSE(std::filesystem::exists(path));
   }
   SECTION("overflow in F16") {
     Weights w = random_weights(config, 6);
     w.tensors["q_proj.weight"].data[3] = 70000.0;
-    CHECK_THROWS_WITH(save_layer_weights(config, w, path, "", DType::f16),
+    CHECK_THROWS_WITH(save_layer_weights(config, w, path, "", DType::fp16),
                       Contains("'q_proj.weight'") && Contains("F16"));
     CHECK_FALSE(std::filesystem::exists(path));
     save_layer_weights(config, w, path, "", DType::bf16);  // fine in BF16's range
@@ -274,7 +274,7 @@ TEST_CASE("save_layer_weights refuses what it cannot store faithfully") {
   SECTION("non-finite value") {
     Weights w = random_weights(config, 6);
     w.tensors["k_proj.weight"].data[0] = NAN;
-    CHECK_THROWS_WITH(save_layer_weights(config, w, path, "", DType::f64),
+    CHECK_THROWS_WITH(save_layer_weights(config, w, path, "", DType::fp64),
                       Contains("'k_proj.weight'"));
     CHECK_FALSE(std::filesystem::exists(path));
   }
@@ -309,7 +309,7 @@ void check_recorded_values(const Weights& weights, const SafetensorsFile& file) 
 
 void check_inputs_and_expected(const std::string& stem, int64_t hidden) {
   const SafetensorsFile input = SafetensorsFile::read(fixture(stem + "_input.safetensors"));
-  CHECK(input.get("hidden_states").dtype == DType::f32);
+  CHECK(input.get("hidden_states").dtype == DType::fp32);
   const Tensor<double> x = input.to_double("hidden_states");
   CHECK(x.shape == Shape{2, 3, hidden});
   const Tensor<int64_t> positions = input.to_int64("position_ids");
@@ -317,7 +317,7 @@ void check_inputs_and_expected(const std::string& stem, int64_t hidden) {
   CHECK(positions.data == std::vector<int64_t>{0, 1, 2, 5, 6, 9});
 
   const SafetensorsFile expected = SafetensorsFile::read(fixture(stem + "_expected.safetensors"));
-  CHECK(expected.get("attn_output").dtype == DType::f64);
+  CHECK(expected.get("attn_output").dtype == DType::fp64);
   const Tensor<double> out = expected.to_double("attn_output");
   CHECK(out.shape == Shape{2, 3, hidden});
   double sum_sq = 0;
@@ -380,7 +380,7 @@ TEST_CASE("Hugging Face DeepSeek-style MLA fixture loads with its prefix") {
   CHECK(w.get("o_proj.weight").shape == Shape{16, 6});
 
   const SafetensorsFile file = SafetensorsFile::read(path);
-  CHECK(file.get(kHfPrefix + "kv_b_proj.weight").dtype == DType::f32);
+  CHECK(file.get(kHfPrefix + "kv_b_proj.weight").dtype == DType::fp32);
   CHECK(file.has("model.layers.0.mlp.up_proj.weight"));
   check_recorded_values(w, file);
 

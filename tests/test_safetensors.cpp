@@ -20,18 +20,6 @@ using Catch::Matchers::Contains;
 
 namespace {
 
-uint32_t float_bits(float f) {
-  uint32_t b;
-  std::memcpy(&b, &f, 4);
-  return b;
-}
-
-float bits_float(uint32_t b) {
-  float f;
-  std::memcpy(&f, &b, 4);
-  return f;
-}
-
 std::vector<uint8_t> read_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), {});
@@ -86,16 +74,16 @@ uint16_t bf16_reference(float f) {
 }  // namespace
 
 TEST_CASE("dtype names, sizes and parsing") {
-  CHECK(std::string(dtype_name(DType::f64)) == "F64");
+  CHECK(std::string(dtype_name(DType::fp64)) == "F64");
   CHECK(std::string(dtype_name(DType::bf16)) == "BF16");
-  CHECK(dtype_size(DType::f64) == 8);
-  CHECK(dtype_size(DType::f32) == 4);
+  CHECK(dtype_size(DType::fp64) == 8);
+  CHECK(dtype_size(DType::fp32) == 4);
   CHECK(dtype_size(DType::bf16) == 2);
-  CHECK(dtype_size(DType::f16) == 2);
+  CHECK(dtype_size(DType::fp16) == 2);
   CHECK(dtype_size(DType::i64) == 8);
-  CHECK(dtype_is_float(DType::f16));
+  CHECK(dtype_is_float(DType::fp16));
   CHECK_FALSE(dtype_is_float(DType::i64));
-  for (DType d : {DType::f64, DType::f32, DType::bf16, DType::f16, DType::i64})
+  for (DType d : {DType::fp64, DType::fp32, DType::bf16, DType::fp16, DType::i64})
     CHECK(parse_dtype_name(dtype_name(d)) == d);
   CHECK_THROWS_WITH(parse_dtype_name("U8"), Contains("unknown dtype 'U8'"));
   CHECK_THROWS_AS(parse_dtype_name("f32"), Error);  // names are case-sensitive, as on disk
@@ -148,7 +136,7 @@ TEST_CASE("bf16 and f16 decode/encode every bit pattern back to itself") {
   for (uint32_t b = 0; b <= 0xFFFF; ++b) {
     const uint16_t bits = static_cast<uint16_t>(b);
     const float bf = bf16_to_float(bits);
-    const float hf = f16_to_float(bits);
+    const float hf = fp16_to_float(bits);
     if (std::isnan(bf)) {
       REQUIRE(std::isnan(bf16_to_float(float_to_bf16(bf))));
     } else if (float_to_bf16(bf) != bits) {
@@ -156,43 +144,43 @@ TEST_CASE("bf16 and f16 decode/encode every bit pattern back to itself") {
       REQUIRE(float_to_bf16(bf) == bits);
     }
     if (std::isnan(hf)) {
-      REQUIRE(std::isnan(f16_to_float(float_to_f16(hf))));
-    } else if (float_to_f16(hf) != bits) {
+      REQUIRE(std::isnan(fp16_to_float(float_to_fp16(hf))));
+    } else if (float_to_fp16(hf) != bits) {
       INFO("f16 bits " << b);
-      REQUIRE(float_to_f16(hf) == bits);
+      REQUIRE(float_to_fp16(hf) == bits);
     }
   }
 }
 
 TEST_CASE("f16 known bit patterns") {
-  CHECK(float_to_f16(1.0f) == 0x3C00);
-  CHECK(float_to_f16(-1.0f) == 0xBC00);
-  CHECK(float_to_f16(0.5f) == 0x3800);
-  CHECK(float_to_f16(-0.0f) == 0x8000);
-  CHECK(f16_to_float(0x3C00) == 1.0f);
-  CHECK(f16_to_float(0xC000) == -2.0f);
+  CHECK(float_to_fp16(1.0f) == 0x3C00);
+  CHECK(float_to_fp16(-1.0f) == 0xBC00);
+  CHECK(float_to_fp16(0.5f) == 0x3800);
+  CHECK(float_to_fp16(-0.0f) == 0x8000);
+  CHECK(fp16_to_float(0x3C00) == 1.0f);
+  CHECK(fp16_to_float(0xC000) == -2.0f);
   // Largest finite f16.
-  CHECK(float_to_f16(65504.0f) == 0x7BFF);
-  CHECK(f16_to_float(0x7BFF) == 65504.0f);
-  CHECK(float_to_f16(65519.0f) == 0x7BFF);  // below the halfway point to 65536
-  CHECK(float_to_f16(65520.0f) == 0x7C00);  // the tie goes to the even code: infinity
-  CHECK(float_to_f16(1e6f) == 0x7C00);
-  CHECK(float_to_f16(-1e6f) == 0xFC00);
-  CHECK(std::isinf(f16_to_float(0x7C00)));
+  CHECK(float_to_fp16(65504.0f) == 0x7BFF);
+  CHECK(fp16_to_float(0x7BFF) == 65504.0f);
+  CHECK(float_to_fp16(65519.0f) == 0x7BFF);  // below the halfway point to 65536
+  CHECK(float_to_fp16(65520.0f) == 0x7C00);  // the tie goes to the even code: infinity
+  CHECK(float_to_fp16(1e6f) == 0x7C00);
+  CHECK(float_to_fp16(-1e6f) == 0xFC00);
+  CHECK(std::isinf(fp16_to_float(0x7C00)));
   // Subnormals: unit 2^-24 = 5.96e-8; 1e-7 is 1.68 units and rounds to 2.
-  CHECK(f16_to_float(0x0001) == 0x1p-24f);
-  CHECK(float_to_f16(1e-7f) == 0x0002);
-  CHECK(float_to_f16(0x1p-25f) == 0x0000);      // half a unit: tie to even (zero)
-  CHECK(float_to_f16(3 * 0x1p-25f) == 0x0002);  // 1.5 units: tie to even (two)
-  CHECK(float_to_f16(0x1p-26f) == 0x0000);
-  CHECK(float_to_f16(1023.5f * 0x1p-24f) == 0x0400);  // largest subnormal + 0.5: smallest normal
-  CHECK(float_to_f16(0x1p-14f) == 0x0400);
+  CHECK(fp16_to_float(0x0001) == 0x1p-24f);
+  CHECK(float_to_fp16(1e-7f) == 0x0002);
+  CHECK(float_to_fp16(0x1p-25f) == 0x0000);      // half a unit: tie to even (zero)
+  CHECK(float_to_fp16(3 * 0x1p-25f) == 0x0002);  // 1.5 units: tie to even (two)
+  CHECK(float_to_fp16(0x1p-26f) == 0x0000);
+  CHECK(float_to_fp16(1023.5f * 0x1p-24f) == 0x0400);  // largest subnormal + 0.5: smallest normal
+  CHECK(float_to_fp16(0x1p-14f) == 0x0400);
   // Normal ties: 1 + 2^-11 is halfway between 0x3C00 and 0x3C01.
-  CHECK(float_to_f16(1.0f + 0x1p-11f) == 0x3C00);
-  CHECK(float_to_f16(1.0f + 3 * 0x1p-11f) == 0x3C02);
-  CHECK(float_to_f16(1.0f + 0x1p-11f + 0x1p-20f) == 0x3C01);
-  CHECK(std::isnan(f16_to_float(float_to_f16(std::nanf("")))));
-  CHECK(std::isnan(f16_to_float(float_to_f16(bits_float(0x7F800001)))));
+  CHECK(float_to_fp16(1.0f + 0x1p-11f) == 0x3C00);
+  CHECK(float_to_fp16(1.0f + 3 * 0x1p-11f) == 0x3C02);
+  CHECK(float_to_fp16(1.0f + 0x1p-11f + 0x1p-20f) == 0x3C01);
+  CHECK(std::isnan(fp16_to_float(float_to_fp16(std::nanf("")))));
+  CHECK(std::isnan(fp16_to_float(float_to_fp16(bits_float(0x7F800001)))));
 }
 
 TEST_CASE("f16 rounding picks the nearest code, ties to even") {
@@ -200,8 +188,8 @@ TEST_CASE("f16 rounding picks the nearest code, ties to even") {
   std::uniform_real_distribution<float> exponent(-26.0f, 16.0f);
   for (int i = 0; i < 100000; ++i) {
     const float x = std::exp2(exponent(rng)) * ((rng() & 1) ? -1.0f : 1.0f);
-    const uint16_t code = float_to_f16(x);
-    const float r = f16_to_float(code);
+    const uint16_t code = float_to_fp16(x);
+    const float r = fp16_to_float(code);
     if (std::isinf(r)) {
       REQUIRE(std::fabs(x) >= 65520.0f);
       continue;
@@ -211,7 +199,7 @@ TEST_CASE("f16 rounding picks the nearest code, ties to even") {
     for (int delta : {-1, 1}) {
       const int mag = (code & 0x7FFF) + delta;
       if (mag < 0 || mag >= 0x7C00) continue;
-      const float other = f16_to_float(static_cast<uint16_t>((code & 0x8000) | mag));
+      const float other = fp16_to_float(static_cast<uint16_t>((code & 0x8000) | mag));
       const double other_err = std::fabs(static_cast<double>(x) - other);
       INFO("x = " << x << " code " << code << " neighbour " << mag);
       REQUIRE(err <= other_err);
@@ -227,11 +215,11 @@ TEST_CASE("file round trip per dtype") {
   Tensor<double> fp32_values({4}, std::vector<double>{0.5, -3.25, 0x1p-140, 16777216.0});
   Tensor<double> approx = ramp({3, 5}, -7.3, 0.917);
   SafetensorsWriter w;
-  w.add("a.f64", exact, DType::f64);
-  w.add("b.f32", fp32_values, DType::f32);
+  w.add("a.f64", exact, DType::fp64);
+  w.add("b.f32", fp32_values, DType::fp32);
   w.add("c.bf16", approx, DType::bf16);
-  w.add("d.f16", approx, DType::f16);
-  w.add("e.f32.rounded", exact, DType::f32);
+  w.add("d.f16", approx, DType::fp16);
+  w.add("e.f32.rounded", exact, DType::fp32);
   w.write(path);
 
   const SafetensorsFile f = SafetensorsFile::read(path);
@@ -241,7 +229,7 @@ TEST_CASE("file round trip per dtype") {
 
   const Tensor<double> a = f.to_double("a.f64");
   CHECK(a.shape == Shape{2, 3});
-  CHECK(f.get("a.f64").dtype == DType::f64);
+  CHECK(f.get("a.f64").dtype == DType::fp64);
   for (int i = 0; i < 6; ++i) CHECK(a.data[i] == exact.data[i]);
   CHECK(std::signbit(a.data[3]));
 
@@ -257,7 +245,7 @@ TEST_CASE("file round trip per dtype") {
     const double x = approx.data[i];
     CHECK(c.data[i] == bf16_to_float(float_to_bf16(static_cast<float>(x))));
     CHECK(std::fabs(c.data[i] - x) <= std::fabs(x) * 0x1p-8);
-    CHECK(d.data[i] == f16_to_float(float_to_f16(static_cast<float>(x))));
+    CHECK(d.data[i] == fp16_to_float(float_to_fp16(static_cast<float>(x))));
     CHECK(std::fabs(d.data[i] - x) <= std::fabs(x) * 0x1p-11);
   }
   const Tensor<double> e = f.to_double("e.f32.rounded");
@@ -274,11 +262,11 @@ TEST_CASE("the writer rounds fp64 to BF16/F16 once, not through fp32") {
   const double above_bf16_tie = 1.0 + 0x1p-8 + 0x1p-40;
   REQUIRE(static_cast<float>(above_f16_tie) == 1.0f + 0x1p-11f);
   SafetensorsWriter w;
-  w.add("h", Tensor<double>({1}, above_f16_tie), DType::f16);
+  w.add("h", Tensor<double>({1}, above_f16_tie), DType::fp16);
   w.add("b", Tensor<double>({1}, above_bf16_tie), DType::bf16);
-  w.add("nan", Tensor<double>({2}, std::vector<double>{NAN, -NAN}), DType::f16);
+  w.add("nan", Tensor<double>({2}, std::vector<double>{NAN, -NAN}), DType::fp16);
   w.add("big", Tensor<double>({2}, std::vector<double>{1e300, -1e300}), DType::bf16);
-  w.add("tiny", Tensor<double>({1}, 1e-300), DType::f16);
+  w.add("tiny", Tensor<double>({1}, 1e-300), DType::fp16);
   w.write(dir.file("r.safetensors"));
   const SafetensorsFile f = SafetensorsFile::read(dir.file("r.safetensors"));
   CHECK(f.to_double("h").data[0] == 1.0 + 0x1p-10);
@@ -297,7 +285,7 @@ TEST_CASE("I64 round trip and dtype checks on access") {
                                    std::numeric_limits<int64_t>::min(), 1234567890123});
   SafetensorsWriter w;
   w.add("ids", ids);
-  w.add("x", ramp({2}, 1, 1), DType::f32);
+  w.add("x", ramp({2}, 1, 1), DType::fp32);
   w.write(path);
   const SafetensorsFile f = SafetensorsFile::read(path);
   CHECK(f.get("ids").dtype == DType::i64);
@@ -313,7 +301,7 @@ TEST_CASE("I64 round trip and dtype checks on access") {
 TEST_CASE("metadata round trip") {
   test::TempDir dir;
   SafetensorsWriter w;
-  w.add("x", ramp({1}, 1, 0), DType::f64);
+  w.add("x", ramp({1}, 1, 0), DType::fp64);
   w.set_metadata("format", "pt");
   w.set_metadata("note", "ünïcode \"quoted\" {json}");
   w.write(dir.file("m.safetensors"));
@@ -323,7 +311,7 @@ TEST_CASE("metadata round trip") {
   CHECK(f.metadata().at("note") == "ünïcode \"quoted\" {json}");
 
   SafetensorsWriter plain;
-  plain.add("x", ramp({1}, 1, 0), DType::f64);
+  plain.add("x", ramp({1}, 1, 0), DType::fp64);
   plain.write(dir.file("p.safetensors"));
   CHECK(SafetensorsFile::read(dir.file("p.safetensors")).metadata().empty());
 }
@@ -332,9 +320,9 @@ TEST_CASE("written layout: padded header, tensors sorted by name and contiguous"
   test::TempDir dir;
   const std::string path = dir.file("l.safetensors");
   SafetensorsWriter w;
-  w.add("zeta", ramp({3}, 1, 1), DType::f32);       // 12 bytes
+  w.add("zeta", ramp({3}, 1, 1), DType::fp32);       // 12 bytes
   w.add("alpha", ramp({2, 2}, 1, 1), DType::bf16);  // 8 bytes
-  w.add("mid", ramp({1}, 1, 1), DType::f64);        // 8 bytes
+  w.add("mid", ramp({1}, 1, 1), DType::fp64);        // 8 bytes
   w.set_metadata("k", "v");
   w.write(path);
   const std::vector<uint8_t> bytes = read_bytes(path);
@@ -365,9 +353,9 @@ TEST_CASE("zero-sized and scalar tensors") {
   test::TempDir dir;
   const std::string path = dir.file("z.safetensors");
   SafetensorsWriter w;
-  w.add("empty", Tensor<double>({0, 3}), DType::f32);
+  w.add("empty", Tensor<double>({0, 3}), DType::fp32);
   w.add("empty_ids", Tensor<int64_t>({4, 0}));
-  w.add("scalar", Tensor<double>({}, std::vector<double>{2.5}), DType::f64);
+  w.add("scalar", Tensor<double>({}, std::vector<double>{2.5}), DType::fp64);
   w.write(path);
   const SafetensorsFile f = SafetensorsFile::read(path);
   CHECK(f.to_double("empty").shape == Shape{0, 3});
@@ -391,8 +379,8 @@ TEST_CASE("read with a filter keeps only the wanted tensors but validates all") 
   test::TempDir dir;
   const std::string path = dir.file("f.safetensors");
   SafetensorsWriter w;
-  w.add("layer.0.a", ramp({2}, 1, 1), DType::f32);
-  w.add("layer.1.a", ramp({2}, 3, 1), DType::f32);
+  w.add("layer.0.a", ramp({2}, 1, 1), DType::fp32);
+  w.add("layer.1.a", ramp({2}, 3, 1), DType::fp32);
   w.write(path);
   const auto wanted = [](const std::string& name) { return name.rfind("layer.1.", 0) == 0; };
   const SafetensorsFile f = SafetensorsFile::read(path, wanted);
@@ -612,10 +600,10 @@ TEST_CASE("corrupt files are rejected with the path and the problem") {
 TEST_CASE("writer rejects bad requests and leaves no partial file") {
   test::TempDir dir;
   SafetensorsWriter w;
-  w.add("x", ramp({2}, 1, 1), DType::f32);
-  CHECK_THROWS_WITH(w.add("x", ramp({2}, 1, 1), DType::f32), Contains("twice"));
-  CHECK_THROWS_AS(w.add("__metadata__", ramp({2}, 1, 1), DType::f32), Error);
-  CHECK_THROWS_AS(w.add("", ramp({2}, 1, 1), DType::f32), Error);
+  w.add("x", ramp({2}, 1, 1), DType::fp32);
+  CHECK_THROWS_WITH(w.add("x", ramp({2}, 1, 1), DType::fp32), Contains("twice"));
+  CHECK_THROWS_AS(w.add("__metadata__", ramp({2}, 1, 1), DType::fp32), Error);
+  CHECK_THROWS_AS(w.add("", ramp({2}, 1, 1), DType::fp32), Error);
   CHECK_THROWS_WITH(w.add("y", ramp({2}, 1, 1), DType::i64), Contains("I64"));
 
   SECTION("missing directory") {

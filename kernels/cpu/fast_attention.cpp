@@ -8,32 +8,9 @@
 
 namespace attnlab::cpu::fast {
 
-const char* to_string(CacheDType dtype) {
-  switch (dtype) {
-    case CacheDType::fp32:
-      return "fp32";
-    case CacheDType::bf16:
-      return "bf16";
-    case CacheDType::fp16:
-      return "fp16";
-  }
-  return "?";
-}
-
-CacheDType parse_cache_dtype(const std::string& text) {
-  if (text == "fp32") return CacheDType::fp32;
-  if (text == "bf16") return CacheDType::bf16;
-  if (text == "fp16") return CacheDType::fp16;
-  throw Error("cache dtype '" + text + "' is not one of fp32, bf16, fp16");
-}
-
-size_t bytes_per_element(CacheDType dtype) {
-  return dtype == CacheDType::fp32 ? 4 : 2;
-}
-
 std::unique_ptr<FastAttention> make_fast_attention(const LayerConfig& config,
                                                    const Weights& weights, ImplForm form,
-                                                   CacheDType dtype) {
+                                                   DType dtype) {
   check_form_applies(config, form);
   check_layer_weights(config, weights);
   switch (form) {

@@ -29,16 +29,13 @@
 #include <string>
 
 #include "core/attention.h"
+#include "core/dtype.h"
 #include "core/layer_config.h"
 #include "core/weights.h"
 #include "variants/variant_spec.h"
 
 namespace attnlab::cpu::fast {
 
-enum class CacheDType { fp32, bf16, fp16 };
-const char* to_string(CacheDType dtype);                // "fp32", "bf16", "fp16"
-CacheDType parse_cache_dtype(const std::string& text);  // throws attnlab::Error
-size_t bytes_per_element(CacheDType dtype);
 
 // An Attention of the fast backend, with the hooks benchmarks and tests need beyond forward().
 // Long contexts for benchmarks come from KvCache::fill_synthetic (the fast cache implements it:
@@ -63,6 +60,6 @@ class FastAttention : public Attention {
 // Throws attnlab::Error if `form` does not apply to the config or the weights do not match.
 std::unique_ptr<FastAttention> make_fast_attention(const LayerConfig& config,
                                                    const Weights& weights, ImplForm form,
-                                                   CacheDType dtype);
+                                                   DType dtype);
 
 }  // namespace attnlab::cpu::fast

@@ -60,7 +60,7 @@ void FastCache::Free::operator()(std::byte* p) const {
   ::operator delete[](p, kAlignment);
 }
 
-FastCache::FastCache(int64_t batch, int64_t capacity, std::string owner, CacheDType dtype,
+FastCache::FastCache(int64_t batch, int64_t capacity, std::string owner, DType dtype,
                      std::vector<CachePartShape> parts)
     : KvCache(batch, capacity), owner_(std::move(owner)), dtype_(dtype), shapes_(std::move(parts)) {
   for (const CachePartShape& shape : shapes_) {
@@ -70,13 +70,13 @@ FastCache::FastCache(int64_t batch, int64_t capacity, std::string owner, CacheDT
     parts_.emplace_back(bytes);
     elements_.push_back(elements);
     switch (dtype) {
-      case CacheDType::fp32:
+      case DType::fp32:
         fill_nan<float>(bytes, elements);
         break;
-      case CacheDType::bf16:
+      case DType::bf16:
         fill_nan<bf16_t>(bytes, elements);
         break;
-      case CacheDType::fp16:
+      case DType::fp16:
         fill_nan<fp16_t>(bytes, elements);
         break;
     }
@@ -98,11 +98,11 @@ void FastCache::write(int part, int64_t b, int64_t head, int64_t t, const float*
                       int64_t offset, int64_t count) {
   const size_t index = element_index(part, b, head, t) + offset;
   switch (dtype_) {
-    case CacheDType::fp32:
+    case DType::fp32:
       return write_values<float>(parts_[part].get(), index, values, count);
-    case CacheDType::bf16:
+    case DType::bf16:
       return write_values<bf16_t>(parts_[part].get(), index, values, count);
-    case CacheDType::fp16:
+    case DType::fp16:
       return write_values<fp16_t>(parts_[part].get(), index, values, count);
   }
 }
@@ -110,11 +110,11 @@ void FastCache::write(int part, int64_t b, int64_t head, int64_t t, const float*
 float FastCache::read(int part, int64_t b, int64_t head, int64_t t, int64_t i) const {
   const size_t index = element_index(part, b, head, t) + i;
   switch (dtype_) {
-    case CacheDType::fp32:
+    case DType::fp32:
       return read_value<float>(parts_[part].get(), index);
-    case CacheDType::bf16:
+    case DType::bf16:
       return read_value<bf16_t>(parts_[part].get(), index);
-    case CacheDType::fp16:
+    case DType::fp16:
       return read_value<fp16_t>(parts_[part].get(), index);
   }
   return 0;
@@ -128,13 +128,13 @@ void FastCache::fill_synthetic(int64_t length, uint64_t seed) {
     const int64_t streams = batch() * shapes_[part].heads, width = shapes_[part].width;
     const uint64_t part_seed = seed + 1000003ull * part;
     switch (dtype_) {
-      case CacheDType::fp32:
+      case DType::fp32:
         fill_streams<float>(parts_[part].get(), streams, capacity(), width, length, part_seed);
         break;
-      case CacheDType::bf16:
+      case DType::bf16:
         fill_streams<bf16_t>(parts_[part].get(), streams, capacity(), width, length, part_seed);
         break;
-      case CacheDType::fp16:
+      case DType::fp16:
         fill_streams<fp16_t>(parts_[part].get(), streams, capacity(), width, length, part_seed);
         break;
     }

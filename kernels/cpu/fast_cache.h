@@ -24,12 +24,12 @@ struct CachePartShape {
 
 class FastCache final : public KvCache {
  public:
-  FastCache(int64_t batch, int64_t capacity, std::string owner, CacheDType dtype,
+  FastCache(int64_t batch, int64_t capacity, std::string owner, DType dtype,
             std::vector<CachePartShape> parts);
 
   size_t bytes_allocated() const override;
   const std::string& owner() const { return owner_; }
-  CacheDType dtype() const { return dtype_; }
+  DType dtype() const { return dtype_; }
   const CachePartShape& shape(int part) const { return shapes_[part]; }
 
   // Start of part `part` (elements of dtype()); stream (b, head) starts stream_stride(part)
@@ -55,7 +55,7 @@ class FastCache final : public KvCache {
   size_t element_index(int part, int64_t b, int64_t head, int64_t t) const;
 
   std::string owner_;
-  CacheDType dtype_;
+  DType dtype_;
   std::vector<CachePartShape> shapes_;
   std::vector<std::unique_ptr<std::byte[], Free>> parts_;
   std::vector<size_t> elements_;

@@ -12,11 +12,11 @@ namespace attnlab::cpu::fast {
 
 // MHA / GQA / MQA: kernels/cpu/fast_standard.cpp.
 std::unique_ptr<FastAttention> make_fast_standard(const LayerConfig& config, const Weights& weights,
-                                                  CacheDType dtype);
+                                                  DType dtype);
 // MLA naive and absorb: kernels/cpu/fast_mla.cpp.
 std::unique_ptr<FastAttention> make_fast_mla_naive(const LayerConfig& config,
-                                                   const Weights& weights, CacheDType dtype);
+                                                   const Weights& weights, DType dtype);
 std::unique_ptr<FastAttention> make_fast_mla_absorb(const LayerConfig& config,
-                                                    const Weights& weights, CacheDType dtype);
+                                                    const Weights& weights, DType dtype);
 
 }  // namespace attnlab::cpu::fast

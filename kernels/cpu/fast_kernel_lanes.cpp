@@ -496,11 +496,11 @@ void attend_lanes(const RowsJob& job, int64_t t_begin, int64_t t_end, const Part
 
 void attend_range_lanes(const RowsJob& job, int64_t t_begin, int64_t t_end, const Partial& p) {
   switch (job.dtype) {
-    case CacheDType::fp32:
+    case DType::fp32:
       return attend_lanes<float>(job, t_begin, t_end, p);
-    case CacheDType::bf16:
+    case DType::bf16:
       return attend_lanes<bf16_t>(job, t_begin, t_end, p);
-    case CacheDType::fp16:
+    case DType::fp16:
       return attend_lanes<fp16_t>(job, t_begin, t_end, p);
   }
 }

@@ -38,7 +38,7 @@ struct RowStream {
 };
 
 struct RowsJob {
-  CacheDType dtype = CacheDType::fp32;
+  DType dtype = DType::fp32;
   RowStream keys, values;  // values may alias keys (MLA absorb: V = the latent prefix of K)
   int64_t dk = 0, dv = 0;
   int64_t m = 0;                    // query rows
@@ -71,7 +71,7 @@ constexpr int64_t kMaxRowsKernelRows = 8;  // attend_range uses the rows kernel 
 
 // The attention core of one forward over a cache already holding the new tokens.
 struct CoreProblem {
-  CacheDType dtype = CacheDType::fp32;
+  DType dtype = DType::fp32;
   int64_t batch = 0;
   int64_t streams = 0;  // key/value streams per sequence (KV heads; 1 for MLA absorb)
   int64_t group = 0;    // query heads per stream; query head h = stream * group + j

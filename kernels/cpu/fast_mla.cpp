@@ -114,7 +114,7 @@ CoreProblem core_problem(const LayerConfig& config, const FastCache& kv, const C
 // What naive and absorb share beyond the front end: the benchmark/test hooks.
 class FastMlaBase : public FastAttention {
  public:
-  FastMlaBase(const LayerConfig& config, const Weights& weights, CacheDType dtype,
+  FastMlaBase(const LayerConfig& config, const Weights& weights, DType dtype,
               std::string owner, CoreStreams streams)
       : config_(config),
         dtype_(dtype),
@@ -137,14 +137,14 @@ class FastMlaBase : public FastAttention {
 
  protected:
   LayerConfig config_;
-  CacheDType dtype_;
+  DType dtype_;
   MlaFrontEnd front_;
   FastLinear o_proj_;
   std::string owner_;
   CoreStreams streams_;
 };
 
-std::string owner_name(const char* form, const LayerConfig& c, CacheDType dtype) {
+std::string owner_name(const char* form, const LayerConfig& c, DType dtype) {
   return std::string("cpu fast mla ") + form + " attention (" + to_string(dtype) + "), " +
          std::to_string(c.n_heads) + " heads, latent " + std::to_string(c.kv_lora_rank) + ", k " +
          std::to_string(c.qk_head_dim()) + ", v " + std::to_string(c.v_head_dim);
@@ -155,7 +155,7 @@ std::string owner_name(const char* form, const LayerConfig& c, CacheDType dtype)
 
 class FastMlaNaive final : public FastMlaBase {
  public:
-  FastMlaNaive(const LayerConfig& c, const Weights& weights, CacheDType dtype)
+  FastMlaNaive(const LayerConfig& c, const Weights& weights, DType dtype)
       : FastMlaBase(c, weights, dtype, owner_name("naive", c, dtype),
                     {c.n_heads, 1, c.qk_head_dim(), c.v_head_dim, 0, 1}),
         kv_b_proj_(FastLinear::load(c, weights, "kv_b_proj")) {}
@@ -204,7 +204,7 @@ class FastMlaNaive final : public FastMlaBase {
 
 class FastMlaAbsorb final : public FastMlaBase {
  public:
-  FastMlaAbsorb(const LayerConfig& c, const Weights& weights, CacheDType dtype)
+  FastMlaAbsorb(const LayerConfig& c, const Weights& weights, DType dtype)
       : FastMlaBase(c, weights, dtype, owner_name("absorb", c, dtype),
                     {1, c.n_heads, c.kv_lora_rank + c.qk_rope_head_dim, c.kv_lora_rank, 0, 0}),
         heads_(split_kv_b_per_head(c, weights)) {}
@@ -277,12 +277,12 @@ class FastMlaAbsorb final : public FastMlaBase {
 }  // namespace
 
 std::unique_ptr<FastAttention> make_fast_mla_naive(const LayerConfig& config,
-                                                   const Weights& weights, CacheDType dtype) {
+                                                   const Weights& weights, DType dtype) {
   return std::make_unique<FastMlaNaive>(config, weights, dtype);
 }
 
 std::unique_ptr<FastAttention> make_fast_mla_absorb(const LayerConfig& config,
-                                                    const Weights& weights, CacheDType dtype) {
+                                                    const Weights& weights, DType dtype) {
   return std::make_unique<FastMlaAbsorb>(config, weights, dtype);
 }
 

@@ -4,8 +4,8 @@
 // SSE). The kernels are written once against this API, so the fast backend builds and passes
 // its tests on any x86-64 (or other) machine and is fast where AVX-512 is present.
 //
-// Also here: the cache element types (fp32, bf16, fp16) with their scalar conversions (round to
-// nearest even, NaN kept NaN) and 16-wide loads that widen them to fp32.
+// Also here: the cache element types (fp32, bf16, fp16) as storage structs over core/dtype.h's
+// scalar conversions, and 16-wide loads that widen them to fp32.
 // Tested by tests/test_cpu_fast.cpp ("fast numeric" cases).
 #pragma once
 
@@ -13,6 +13,8 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+
+#include "core/dtype.h"
 
 #if defined(__AVX512F__)
 #include <immintrin.h>
@@ -33,55 +35,18 @@ struct fp16_t {
   uint16_t bits;
 };
 
-inline uint32_t float_bits(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  return u;
-}
-inline float bits_float(uint32_t u) {
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
-}
-
-// bfloat16: the top 16 bits of an fp32 (8 exponent bits, 7 stored mantissa bits), rounded to
-// nearest even; any NaN becomes the quiet NaN 0x7FC0.
+// Conversions: core/dtype.h's (round to nearest even, one NaN policy for all of attnlab).
 inline bf16_t to_bf16(float f) {
-  const uint32_t u = float_bits(f);
-  if ((u & 0x7FFFFFFFu) > 0x7F800000u) return {0x7FC0};
-  return {static_cast<uint16_t>((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16)};
+  return {float_to_bf16(f)};
 }
 inline float to_float(bf16_t h) {
-  return bits_float(static_cast<uint32_t>(h.bits) << 16);
+  return bf16_to_float(h.bits);
 }
-
-// IEEE binary16 (5 exponent bits, 10 mantissa bits), round to nearest even, overflow to inf,
-// gradual underflow to subnormals; any NaN becomes the quiet NaN 0x7E00.
 inline fp16_t to_fp16(float f) {
-  const uint32_t u = float_bits(f);
-  const uint16_t sign = static_cast<uint16_t>((u >> 16) & 0x8000u);
-  const uint32_t a = u & 0x7FFFFFFFu;
-  if (a > 0x7F800000u) return {0x7E00};
-  if (a >= 0x477FF000u) return {static_cast<uint16_t>(sign | 0x7C00u)};  // rounds past 65504
-  if (a < 0x38800000u) {  // below the smallest normal 2^-14: subnormal or zero
-    // value = a_float; subnormal units of 2^-24: round(a_float * 2^24) with ties to even.
-    const float scaled = bits_float(a) * 16777216.0f;  // exact: power-of-two scaling
-    const float r = std::nearbyint(scaled);            // default rounding mode: nearest even
-    return {static_cast<uint16_t>(sign | static_cast<uint16_t>(r))};
-  }
-  // Normal: rebias the exponent (127 -> 15) and round the 23-bit mantissa to 10 bits.
-  const uint32_t rounded = a + 0xFFFu + ((a >> 13) & 1u);
-  return {static_cast<uint16_t>(sign | ((rounded - 0x38000000u) >> 13))};
+  return {float_to_fp16(f)};
 }
 inline float to_float(fp16_t h) {
-  const uint32_t sign = (static_cast<uint32_t>(h.bits) & 0x8000u) << 16;
-  const uint32_t exp = (h.bits >> 10) & 0x1Fu, mant = h.bits & 0x3FFu;
-  if (exp == 0) {  // zero or subnormal: mant * 2^-24
-    const float v = static_cast<float>(mant) * (1.0f / 16777216.0f);
-    return std::copysign(v, sign ? -1.0f : 1.0f);
-  }
-  if (exp == 31) return bits_float(sign | 0x7F800000u | (mant << 13));
-  return bits_float(sign | ((exp + 112u) << 23) | (mant << 13));
+  return fp16_to_float(h.bits);
 }
 inline float to_float(float f) {
   return f;

@@ -20,7 +20,7 @@ namespace {
 
 class FastStandardAttention final : public FastAttention {
  public:
-  FastStandardAttention(const LayerConfig& config, const Weights& weights, CacheDType dtype)
+  FastStandardAttention(const LayerConfig& config, const Weights& weights, DType dtype)
       : config_(config),
         dtype_(dtype),
         q_proj_(FastLinear::load(config, weights, "q_proj")),
@@ -107,7 +107,7 @@ class FastStandardAttention final : public FastAttention {
   }
 
   LayerConfig config_;
-  CacheDType dtype_;
+  DType dtype_;
   FastLinear q_proj_, k_proj_, v_proj_, o_proj_;
   std::string owner_;
 };
@@ -115,7 +115,7 @@ class FastStandardAttention final : public FastAttention {
 }  // namespace
 
 std::unique_ptr<FastAttention> make_fast_standard(const LayerConfig& config, const Weights& weights,
-                                                  CacheDType dtype) {
+                                                  DType dtype) {
   return std::make_unique<FastStandardAttention>(config, weights, dtype);
 }
 

@@ -11,29 +11,6 @@
 
 ATTNLAB_CUDA_BEGIN
 
-const char* to_string(CacheDType dtype) {
-  switch (dtype) {
-    case CacheDType::fp32:
-      return "fp32";
-    case CacheDType::bf16:
-      return "bf16";
-    case CacheDType::fp16:
-      return "fp16";
-  }
-  return "?";
-}
-
-CacheDType parse_cache_dtype(const std::string& text) {
-  if (text == "fp32") return CacheDType::fp32;
-  if (text == "bf16") return CacheDType::bf16;
-  if (text == "fp16") return CacheDType::fp16;
-  throw Error("CUDA cache dtype '" + text + "' is not one of fp32, bf16, fp16");
-}
-
-size_t bytes_per_element(CacheDType dtype) {
-  return dtype == CacheDType::fp32 ? 4 : 2;
-}
-
 const std::string& unavailable_reason() {
 #ifdef ATTNLAB_CUDA_EMULATION
   static const std::string reason;
@@ -47,7 +24,7 @@ const std::string& unavailable_reason() {
 }
 
 std::unique_ptr<Attention> make_cuda_attention(const LayerConfig& config, const Weights& weights,
-                                               ImplForm form, CacheDType dtype) {
+                                               ImplForm form, DType dtype) {
   attnlab::check_form_applies(config, form);
   if (!unavailable_reason().empty())
     throw Error("CUDA backend unavailable: " + unavailable_reason());

@@ -30,6 +30,6 @@ const std::string& unavailable_reason();
 // form does not apply to the config, when there is no device, or, with a message that says
 // "out of device memory", when the weights do not fit.
 std::unique_ptr<Attention> make_cuda_attention(const LayerConfig& config, const Weights& weights,
-                                               ImplForm form, CacheDType dtype);
+                                               ImplForm form, DType dtype);
 
 ATTNLAB_CUDA_END

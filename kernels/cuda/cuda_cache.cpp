@@ -8,7 +8,7 @@
 
 ATTNLAB_CUDA_BEGIN
 
-CudaCache::CudaCache(int64_t batch, int64_t capacity, std::string owner, CacheDType dtype,
+CudaCache::CudaCache(int64_t batch, int64_t capacity, std::string owner, DType dtype,
                      const std::vector<CachePartShape>& parts)
     : KvCache(batch, capacity), owner_(std::move(owner)), dtype_(dtype), shapes_(parts) {
   if (batch < 1) throw Error("KV cache batch must be >= 1, got " + std::to_string(batch));

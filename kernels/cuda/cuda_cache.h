@@ -25,7 +25,7 @@ struct CachePartShape {
 class CudaCache final : public KvCache {
  public:
   // `owner` names the attention (form, shape and dtype) that made it; forward() checks it.
-  CudaCache(int64_t batch, int64_t capacity, std::string owner, CacheDType dtype,
+  CudaCache(int64_t batch, int64_t capacity, std::string owner, DType dtype,
             const std::vector<CachePartShape>& parts);
 
   size_t bytes_allocated() const override;
@@ -35,7 +35,7 @@ class CudaCache final : public KvCache {
   void fill_synthetic(int64_t tokens, uint64_t seed) override;
 
   const std::string& owner() const { return owner_; }
-  CacheDType dtype() const { return dtype_; }
+  DType dtype() const { return dtype_; }
   int part_count() const { return static_cast<int>(shapes_.size()); }
   CachePartView part(int index) const;
   // The whole part, converted to fp32 and copied to the host: [batch, heads, capacity, width].
@@ -44,7 +44,7 @@ class CudaCache final : public KvCache {
 
  private:
   std::string owner_;
-  CacheDType dtype_;
+  DType dtype_;
   std::vector<CachePartShape> shapes_;
   std::vector<DeviceBuffer> parts_;
 };

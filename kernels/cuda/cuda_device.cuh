@@ -45,15 +45,15 @@ void launch_checked(const char* name, const char* file, int line, void (*kernel)
 
 // Calls f(T()) with T the element type of `dtype`: float, __nv_bfloat16 or __half.
 template <class F>
-void dispatch_dtype(CacheDType dtype, F&& f) {
+void dispatch_dtype(DType dtype, F&& f) {
   switch (dtype) {
-    case CacheDType::fp32:
+    case DType::fp32:
       f(float());
       return;
-    case CacheDType::bf16:
+    case DType::bf16:
       f(__nv_bfloat16());
       return;
-    case CacheDType::fp16:
+    case DType::fp16:
       f(__half());
       return;
   }

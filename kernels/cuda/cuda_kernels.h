@@ -16,7 +16,7 @@ ATTNLAB_CUDA_BEGIN
 // that one kv head of one sequence is a contiguous [capacity, width] matrix.
 struct CachePartView {
   void* data = nullptr;
-  CacheDType dtype = CacheDType::fp32;
+  DType dtype = DType::fp32;
   int64_t batch = 0, heads = 0, capacity = 0, width = 0;
 };
 

@@ -41,7 +41,7 @@ void DeviceLinear::apply(const Blas& blas, const float* x, int64_t x_stride, int
   if (!bias.empty()) add_bias(y, rows, out_features, bias.floats());
 }
 
-CudaAttention::CudaAttention(const LayerConfig& config, CacheDType dtype, const std::string& owner,
+CudaAttention::CudaAttention(const LayerConfig& config, DType dtype, const std::string& owner,
                              std::vector<CachePartShape> parts)
     : config_(config),
       dtype_(dtype),

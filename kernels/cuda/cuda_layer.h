@@ -59,7 +59,7 @@ class CudaAttention : public Attention {
 
  protected:
   // `parts`: the cache layout of the form; `owner` names the form and shape.
-  CudaAttention(const LayerConfig& config, CacheDType dtype, const std::string& owner,
+  CudaAttention(const LayerConfig& config, DType dtype, const std::string& owner,
                 std::vector<CachePartShape> parts);
   // The form's work on the device: projections, RoPE, cache append, attention, o_proj.
   virtual void run_step(const DeviceStep& step) const = 0;
@@ -78,7 +78,7 @@ class CudaAttention : public Attention {
   void flush_l2() const;
 
   LayerConfig config_;
-  CacheDType dtype_;
+  DType dtype_;
   std::string owner_;
   std::vector<CachePartShape> parts_;
   Blas blas_;

@@ -90,7 +90,7 @@ enum NaivePart : int { kNaiveKeys = 0, kNaiveValues = 1 };
 
 class MlaNaiveAttention final : public CudaAttention {
  public:
-  MlaNaiveAttention(const LayerConfig& config, const Weights& weights, CacheDType dtype)
+  MlaNaiveAttention(const LayerConfig& config, const Weights& weights, DType dtype)
       : CudaAttention(
             config, dtype,
             "cuda mla naive attention, " + std::to_string(config.n_heads) + " heads, k " +
@@ -176,7 +176,7 @@ AbsorbedWeights split_kv_b(const LayerConfig& config, const Weights& weights) {
 
 class MlaAbsorbAttention final : public CudaAttention {
  public:
-  MlaAbsorbAttention(const LayerConfig& config, const Weights& weights, CacheDType dtype)
+  MlaAbsorbAttention(const LayerConfig& config, const Weights& weights, DType dtype)
       : CudaAttention(config, dtype,
                       "cuda mla absorb attention, latent " + std::to_string(config.kv_lora_rank) +
                           " + rope " + std::to_string(config.qk_rope_head_dim),
@@ -288,12 +288,12 @@ class MlaAbsorbAttention final : public CudaAttention {
 }  // namespace
 
 std::unique_ptr<Attention> make_mla_naive_attention(const LayerConfig& config,
-                                                    const Weights& weights, CacheDType dtype) {
+                                                    const Weights& weights, DType dtype) {
   return std::make_unique<MlaNaiveAttention>(config, weights, dtype);
 }
 
 std::unique_ptr<Attention> make_mla_absorb_attention(const LayerConfig& config,
-                                                     const Weights& weights, CacheDType dtype) {
+                                                     const Weights& weights, DType dtype) {
   return std::make_unique<MlaAbsorbAttention>(config, weights, dtype);
 }
 

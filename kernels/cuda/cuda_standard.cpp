@@ -18,7 +18,7 @@ enum StandardPart : int { kKeys = 0, kValues = 1 };
 
 class StandardAttention final : public CudaAttention {
  public:
-  StandardAttention(const LayerConfig& config, const Weights& weights, CacheDType dtype)
+  StandardAttention(const LayerConfig& config, const Weights& weights, DType dtype)
       : CudaAttention(config, dtype,
                       "cuda standard attention, " + std::to_string(config.n_kv_heads) +
                           " kv heads x " + std::to_string(config.head_dim),
@@ -69,7 +69,7 @@ class StandardAttention final : public CudaAttention {
 }  // namespace
 
 std::unique_ptr<Attention> make_standard_attention(const LayerConfig& config,
-                                                   const Weights& weights, CacheDType dtype) {
+                                                   const Weights& weights, DType dtype) {
   return std::make_unique<StandardAttention>(config, weights, dtype);
 }
 

@@ -24,6 +24,19 @@ ATTNLAB_CUDA_BEGIN
 
 namespace {
 
+// The dimensions of one MLA step: rows = batch * seq; qk = d_nope + d_r.
+struct MlaDims {
+  int64_t rows, heads, d_nope, d_r, d_c, d_v, qk;
+  MlaDims(const LayerConfig& c, const DeviceStep& step)
+      : rows(step.batch * step.seq),
+        heads(c.n_heads),
+        d_nope(c.qk_nope_head_dim),
+        d_r(c.qk_rope_head_dim),
+        d_c(c.kv_lora_rank),
+        d_v(c.v_head_dim),
+        qk(c.qk_head_dim()) {}
+};
+
 // q [rows, H, d_nope + d_rope] (rope part rotated) and kv_a [rows, d_c + d_rope] (latent
 // normalised, rope part rotated), both in the workspace.
 struct MlaProjected {
@@ -50,9 +63,7 @@ class MlaFrontEnd {
   MlaProjected project(const Blas& blas, Workspace& ws, const DeviceRope& rope,
                        const DeviceStep& step) const {
     const LayerConfig& c = config_;
-    const int64_t rows = step.batch * step.seq, heads = c.n_heads;
-    const int64_t d_nope = c.qk_nope_head_dim, d_r = c.qk_rope_head_dim;
-    const int64_t d_c = c.kv_lora_rank, qk = c.qk_head_dim();
+    const auto [rows, heads, d_nope, d_r, d_c, d_v, qk] = MlaDims(c, step);
     const auto eps = static_cast<float>(c.rms_norm_eps);
     MlaProjected p;
     p.q = ws.floats(Slot::q, rows * heads * qk);
@@ -98,10 +109,7 @@ class MlaNaiveAttention final : public CudaAttention {
 
  private:
   void run_step(const DeviceStep& step) const override {
-    const LayerConfig& c = config();
-    const int64_t rows = step.batch * step.seq, heads = c.n_heads;
-    const int64_t d_nope = c.qk_nope_head_dim, d_r = c.qk_rope_head_dim;
-    const int64_t d_c = c.kv_lora_rank, d_v = c.v_head_dim, qk = c.qk_head_dim();
+    const auto [rows, heads, d_nope, d_r, d_c, d_v, qk] = MlaDims(config(), step);
     const int64_t up_width = d_nope + d_v;  // kv_b_proj output per head: [k_nope | v]
     const MlaProjected p = front_.project(blas(), workspace(), rope(), step);
 
@@ -185,10 +193,7 @@ class MlaAbsorbAttention final : public CudaAttention {
 
  private:
   void run_step(const DeviceStep& step) const override {
-    const LayerConfig& c = config();
-    const int64_t rows = step.batch * step.seq, heads = c.n_heads;
-    const int64_t d_nope = c.qk_nope_head_dim, d_r = c.qk_rope_head_dim;
-    const int64_t d_c = c.kv_lora_rank, d_v = c.v_head_dim, qk = c.qk_head_dim();
+    const auto [rows, heads, d_nope, d_r, d_c, d_v, qk] = MlaDims(config(), step);
     const int64_t key_dim = d_c + d_r;  // the absorbed query and key: [latent part | rope part]
     const MlaProjected p = front_.project(blas(), workspace(), rope(), step);
 

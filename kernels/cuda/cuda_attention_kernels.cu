@@ -4,10 +4,10 @@
 // split); the block reduces through shared memory with block_max / block_sum, no warp tricks.
 //
 // Conventions (cuda_kernels.h, AttendShape): query row-head qh = (b * seq + s) * heads + h;
-// query head h reads kv head g = h / group; new token s sees cache slots [lo, hi) =
-// shape.key_ranges[2s], [2s + 1] (MaskSpec::keys_for(length + s), staged by the host); a cache part
-// is [batch, kv_heads, capacity, width], so slot t of kv head g of sequence b starts at element ((b
-// * kv_heads + g) * capacity + t) * width.
+// query head h reads kv head g = h / group; new token s sees the cache slots [lo, hi) =
+// [key_ranges[2s], key_ranges[2s + 1]) (MaskSpec::keys_for(length + s), staged by the host);
+// a cache part is [batch, kv_heads, capacity, width], so slot t of kv head g of sequence b
+// starts at element ((b * kv_heads + g) * capacity + t) * width.
 #include <cmath>
 #include <string>
 
@@ -44,7 +44,7 @@ __global__ void masked_softmax_kernel(AttendShape shape, SoftmaxArgs a) {
   float* row = a.scores + block * a.tokens;
   const float bias = a.score_bias != nullptr ? a.score_bias[qh] : 0.0f;
 
-  // Each thread owns keys t = threadIdx.x + i * blockDim.x in every pass.
+  // Each thread owns columns t = c0 + threadIdx.x + i * blockDim.x in every pass.
   float local_max = -INFINITY;
   for (int64_t t = c0 + threadIdx.x; t < c1; t += blockDim.x) {
     const float x = (row[t] + bias) * shape.scale;

@@ -75,6 +75,15 @@ __device__ inline int64_t thread_count() {
   return static_cast<int64_t>(gridDim.x) * blockDim.x;
 }
 
+// The coordinates of a flat index over [outer, middle, inner]: idx = (outer * middle + middle
+// coordinate) * inner + inner coordinate (the element-wise kernels' decomposition).
+struct Index3 {
+  int64_t outer, middle, inner;
+};
+__device__ inline Index3 split_index(int64_t idx, int64_t middle, int64_t inner) {
+  return {idx / (inner * middle), (idx / inner) % middle, idx % inner};
+}
+
 __device__ inline int64_t min64(int64_t a, int64_t b) {
   return a < b ? a : b;
 }

@@ -45,9 +45,7 @@ __global__ void rope_kernel(HeadsView x, int64_t rows, int64_t heads, const int6
   const int64_t pairs = table.pairs;
   const int64_t n = rows * heads * pairs;
   for (int64_t idx = thread_index(); idx < n; idx += thread_count()) {
-    const int64_t i = idx % pairs;
-    const int64_t head = (idx / pairs) % heads;
-    const int64_t row = idx / (pairs * heads);
+    const auto [row, head, i] = split_index(idx, heads, pairs);
     float* v = x.ptr + row * x.row_stride + head * x.head_stride + x.offset;
     // The angle in double, as the CPU backends compute it: position * inv_freq[i].
     const double angle = static_cast<double>(positions[row]) * table.inv_freq[i];
@@ -66,9 +64,7 @@ __global__ void copy_heads_kernel(HeadsView dst, HeadsView src, int64_t rows, in
                                   int64_t count) {
   const int64_t n = rows * heads * count;
   for (int64_t idx = thread_index(); idx < n; idx += thread_count()) {
-    const int64_t i = idx % count;
-    const int64_t head = (idx / count) % heads;
-    const int64_t row = idx / (count * heads);
+    const auto [row, head, i] = split_index(idx, heads, count);
     dst.ptr[row * dst.row_stride + head * dst.head_stride + dst.offset + i] =
         src.ptr[row * src.row_stride + head * src.head_stride + src.offset + i];
   }
@@ -81,9 +77,7 @@ __global__ void store_tokens_kernel(T* part, int64_t heads, int64_t capacity, in
                                     int64_t dst_offset, int64_t count) {
   const int64_t n = rows * heads * count;
   for (int64_t idx = thread_index(); idx < n; idx += thread_count()) {
-    const int64_t i = idx % count;
-    const int64_t head = (idx / count) % heads;
-    const int64_t row = idx / (count * heads);
+    const auto [row, head, i] = split_index(idx, heads, count);
     const int64_t b = row / seq, s = row % seq;
     const int64_t slot = length + s;
     const int64_t dst = ((b * heads + head) * capacity + slot) * width + dst_offset + i;
@@ -99,9 +93,7 @@ __global__ void gather_tokens_kernel(const T* part, int64_t streams, int64_t cap
                                      int64_t dst_offset) {
   const int64_t n = streams * tokens * width;
   for (int64_t idx = thread_index(); idx < n; idx += thread_count()) {
-    const int64_t i = idx % width;
-    const int64_t t = (idx / width) % tokens;
-    const int64_t stream = idx / (width * tokens);
+    const auto [stream, t, i] = split_index(idx, tokens, width);
     dst[(stream * tokens + t) * dst_width + dst_offset + i] =
         to_float(part[(stream * capacity + t) * width + i]);
   }
@@ -129,9 +121,7 @@ __global__ void fill_synthetic_kernel(T* part, int64_t streams, int64_t capacity
                                       int64_t tokens, uint64_t seed) {
   const int64_t n = streams * tokens * width;
   for (int64_t idx = thread_index(); idx < n; idx += thread_count()) {
-    const int64_t i = idx % width;
-    const int64_t t = (idx / width) % tokens;
-    const int64_t stream = idx / (width * tokens);
+    const auto [stream, t, i] = split_index(idx, tokens, width);
     const int64_t element = (stream * capacity + t) * width + i;
     part[element] = from_float<T>(synthetic_value(seed, static_cast<uint64_t>(element)));
   }

@@ -2,12 +2,17 @@
 // no device needed, so CI runs them. Every launch, GEMM and copy of the backend runs as it would
 // on a device, in order; this checks its index math, masks, cache layout, cuBLAS arguments and
 // error paths through the same tests as the device program (tests/cuda_common_tests.h), plus
-// the row-major -> cuBLAS translation, the prefill's query chunking and the emulated
-// out-of-memory path. What it cannot check: see kernels/cuda/emulation/cuda_emulation.h.
+// the row-major -> cuBLAS translation, the prefill's query chunking, the attention kernels'
+// key ranges that start past slot 0, and the emulated out-of-memory path. What it cannot check: see
+// kernels/cuda/emulation/cuda_emulation.h.
+#include <algorithm>
+#include <cmath>
 #include <random>
 
 #include "kernels/cuda/cuda_core.h"
 #include "kernels/cuda/cuda_gemm.h"
+#include "kernels/cuda/cuda_kernels.h"
+#include "kernels/cuda/cuda_memory.h"
 #include "tests/cuda_common_tests.h"
 
 namespace attnlab::cuda_test {
@@ -161,15 +166,140 @@ TEST_CASE("cuda emulation: prefill in chunks of queries (small score budget) con
 
 TEST_CASE("cuda emulation: running out of device memory is an 'out of device memory' error") {
   const Layer layer = tiny("tiny-gqa");
-  const auto attention = cuda::make_cuda_attention(layer.config, layer.weights, ImplForm::standard,
-                                                   DType::fp32);
+  const auto attention =
+      cuda::make_cuda_attention(layer.config, layer.weights, ImplForm::standard, DType::fp32);
   cuda::set_emulated_memory_limit(cuda::emulated_bytes_in_use() + 4096);
   CHECK_THROWS_WITH(attention->make_cache(1, 1000), Catch::Contains("out of device memory"));
-  CHECK_THROWS_WITH(cuda::make_cuda_attention(layer.config, layer.weights, ImplForm::standard,
-                                              DType::fp32),
-                    Catch::Contains("out of device memory"));
+  CHECK_THROWS_WITH(
+      cuda::make_cuda_attention(layer.config, layer.weights, ImplForm::standard, DType::fp32),
+      Catch::Contains("out of device memory"));
   cuda::set_emulated_memory_limit(0);
   CHECK(cuda::cudaGetLastError() == cuda::cudaSuccess);  // the error was cleared
   auto cache = attention->make_cache(1, 8);
   CHECK(all_finite(run_tokens(*attention, layer.config, *cache, 1, 3, 0, 1)));
+}
+
+namespace {
+
+// q . k_t * scale over the slots [lo, hi): the softmax's max and sum in double, and its
+// normalised output over `values` (rows of `dim`).
+struct RangeSoftmax {
+  double max = -INFINITY, sum = 0;
+  std::vector<double> out;
+};
+RangeSoftmax range_softmax(const float* q, const std::vector<float>& keys,
+                           const std::vector<float>& values, int64_t dim, int64_t lo, int64_t hi,
+                           float scale) {
+  RangeSoftmax r;
+  std::vector<double> x(hi - lo);
+  for (int64_t t = lo; t < hi; ++t) {
+    double dot = 0;
+    for (int64_t i = 0; i < dim; ++i) dot += double(q[i]) * double(keys[t * dim + i]);
+    x[t - lo] = dot * scale;
+    r.max = std::max(r.max, x[t - lo]);
+  }
+  r.out.assign(dim, 0.0);
+  for (int64_t t = lo; t < hi; ++t) {
+    const double e = std::exp(x[t - lo] - r.max);
+    r.sum += e;
+    for (int64_t i = 0; i < dim; ++i) r.out[i] += e * values[t * dim + i];
+  }
+  for (double& v : r.out) v /= r.sum;
+  return r;
+}
+
+std::vector<float> download(const cuda::DeviceBuffer& buffer, size_t count) {
+  std::vector<float> host(count);
+  cuda::copy_to_host(host.data(), buffer.get(), count * sizeof(float));
+  return host;
+}
+
+}  // namespace
+
+// Today's mask is causal from slot 0, so the conformance suite never sees lo > 0. This feeds the
+// kernels key ranges that start past 0 and differ per token (as a sliding window would), so a
+// kernel that assumes [0, length + s + 1), or ignores lo, fails here.
+TEST_CASE("cuda emulation: attention kernels attend over each token's key range (lo > 0) only") {
+  const int64_t capacity = 600, dim = 4, heads = 2, seq = 2;
+  const std::vector<int64_t> ranges = {100, 399, 37, 600};  // token 0: [100, 399), 1: [37, 600)
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  std::vector<float> keys(capacity * dim), values(capacity * dim), q(seq * heads * dim);
+  for (auto* v : {&keys, &values, &q})
+    for (float& x : *v) x = dist(rng);
+  const cuda::DeviceBuffer device_keys = cuda::upload(keys, "keys");
+  const cuda::DeviceBuffer device_values = cuda::upload(values, "values");
+  const cuda::DeviceBuffer device_q = cuda::upload(q, "q");
+  cuda::DeviceBuffer device_ranges(ranges.size() * sizeof(int64_t), "ranges");
+  cuda::copy_to_device(device_ranges.get(), ranges.data(), ranges.size() * sizeof(int64_t));
+
+  cuda::AttendShape shape;  // one sequence, one kv head shared by both query heads
+  shape.batch = 1;
+  shape.seq = seq;
+  shape.heads = heads;
+  shape.kv_heads = 1;
+  shape.group = heads;
+  shape.length = capacity - seq;
+  shape.key_dim = shape.value_dim = dim;
+  shape.scale = 0.5f;
+  shape.key_ranges = static_cast<const int64_t*>(device_ranges.get());
+
+  SECTION("split-KV decode and its combine") {
+    cuda::KeyValueParts kv;
+    kv.key[0] = {device_keys.get(), DType::fp32, 1, 1, capacity, dim};
+    kv.key_parts = 1;
+    kv.value = {device_values.get(), DType::fp32, 1, 1, capacity, dim};
+    const int64_t splits = cuda::splits_for(600 - 37);
+    REQUIRE(splits == 3);
+    const int64_t query_heads = seq * heads;
+    cuda::DeviceBuffer partials(query_heads * splits * dim * 4, "partials");
+    cuda::DeviceBuffer stats(query_heads * splits * 2 * 4, "stats");
+    cuda::DeviceBuffer out(query_heads * dim * 4, "out"), lse(query_heads * 4, "lse");
+    cuda::split_attend(shape, device_q.floats(), nullptr, kv, splits, partials.floats(),
+                       stats.floats());
+    cuda::combine_splits(shape, splits, partials.floats(), stats.floats(), out.floats(),
+                         lse.floats());
+    const std::vector<float> got = download(out, query_heads * dim);
+    const std::vector<float> got_lse = download(lse, query_heads);
+    for (int64_t s = 0; s < seq; ++s)
+      for (int64_t h = 0; h < heads; ++h) {
+        const int64_t qh = s * heads + h;
+        const RangeSoftmax want = range_softmax(&q[qh * dim], keys, values, dim, ranges[2 * s],
+                                                ranges[2 * s + 1], shape.scale);
+        CHECK(got_lse[qh] == Approx(want.max + std::log(want.sum)).margin(1e-5));
+        for (int64_t i = 0; i < dim; ++i)
+          CHECK(got[qh * dim + i] == Approx(want.out[i]).margin(1e-5));
+      }
+  }
+
+  SECTION("prefill's masked softmax over a key block that starts past slot 0") {
+    const int64_t first_key = 37, tokens = capacity - first_key, rows = seq * heads;
+    std::vector<float> scores(rows * tokens);  // row r = s * group + h: raw q . k
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t t = 0; t < tokens; ++t) {
+        float dot = 0.0f;
+        for (int64_t i = 0; i < dim; ++i) dot += q[r * dim + i] * keys[(first_key + t) * dim + i];
+        scores[r * tokens + t] = dot;
+      }
+    const cuda::DeviceBuffer device_scores = cuda::upload(scores, "scores");
+    cuda::DeviceBuffer lse(rows * 4, "lse");
+    cuda::masked_softmax(shape, device_scores.floats(), 0, seq, first_key, tokens, nullptr,
+                         lse.floats());
+    const std::vector<float> p = download(device_scores, rows * tokens);
+    const std::vector<float> got_lse = download(lse, rows);
+    for (int64_t r = 0; r < rows; ++r) {
+      const int64_t s = r / heads, lo = ranges[2 * s], hi = ranges[2 * s + 1];
+      const RangeSoftmax want = range_softmax(&q[r * dim], keys, values, dim, lo, hi, shape.scale);
+      CHECK(got_lse[r] == Approx(want.max + std::log(want.sum)).margin(1e-5));
+      for (int64_t t = 0; t < tokens; ++t) {
+        const int64_t slot = first_key + t;
+        if (slot < lo || slot >= hi) {
+          REQUIRE(p[r * tokens + t] == 0.0f);
+        } else {
+          const double x = double(scores[r * tokens + t]) * shape.scale;
+          REQUIRE(p[r * tokens + t] == Approx(std::exp(x - want.max) / want.sum).margin(1e-6));
+        }
+      }
+    }
+  }
 }

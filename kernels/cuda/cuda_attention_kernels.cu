@@ -4,9 +4,10 @@
 // split); the block reduces through shared memory with block_max / block_sum, no warp tricks.
 //
 // Conventions (cuda_kernels.h, AttendShape): query row-head qh = (b * seq + s) * heads + h;
-// query head h reads kv head g = h / group; new token s sees cache slots 0 .. length + s; a
-// cache part is [batch, kv_heads, capacity, width], so slot t of kv head g of sequence b starts
-// at element ((b * kv_heads + g) * capacity + t) * width.
+// query head h reads kv head g = h / group; new token s sees the cache slots [lo, hi) =
+// [key_ranges[2s], key_ranges[2s + 1]) (MaskSpec::keys_for(length + s), staged by the host);
+// a cache part is [batch, kv_heads, capacity, width], so slot t of kv head g of sequence b
+// starts at element ((b * kv_heads + g) * capacity + t) * width.
 #include <cmath>
 #include <string>
 
@@ -19,8 +20,8 @@ ATTNLAB_CUDA_BEGIN
 namespace {
 
 struct SoftmaxArgs {
-  float* scores;  // [batch * kv_heads, rows, tokens]
-  int64_t rows, tokens, s0;
+  float* scores;  // [batch * kv_heads, rows, tokens]: column t is key first_key + t
+  int64_t rows, tokens, s0, first_key;
   const float* score_bias;
   float* lse;
 };
@@ -37,20 +38,22 @@ __global__ void masked_softmax_kernel(AttendShape shape, SoftmaxArgs a) {
   const int64_t s = grouped_row / shape.group;
   const int64_t h = g * shape.group + grouped_row % shape.group;
   const int64_t qh = (b * shape.seq + s) * shape.heads + h;
-  const int64_t visible = shape.length + s + 1;  // keys 0 .. length + s; visible <= tokens
+  // The row's visible keys [lo, hi) as columns [c0, c1) of the chunk's key block.
+  const int64_t c0 = shape.key_ranges[2 * s] - a.first_key;
+  const int64_t c1 = shape.key_ranges[2 * s + 1] - a.first_key;
   float* row = a.scores + block * a.tokens;
   const float bias = a.score_bias != nullptr ? a.score_bias[qh] : 0.0f;
 
-  // Each thread owns keys t = threadIdx.x + i * blockDim.x in every pass.
+  // Each thread owns columns t = c0 + threadIdx.x + i * blockDim.x in every pass.
   float local_max = -INFINITY;
-  for (int64_t t = threadIdx.x; t < visible; t += blockDim.x) {
+  for (int64_t t = c0 + threadIdx.x; t < c1; t += blockDim.x) {
     const float x = (row[t] + bias) * shape.scale;
     row[t] = x;
     local_max = fmaxf(local_max, x);
   }
   const float m = block_max(local_max, scratch, &result);
   float local_sum = 0.0f;
-  for (int64_t t = threadIdx.x; t < visible; t += blockDim.x) {
+  for (int64_t t = c0 + threadIdx.x; t < c1; t += blockDim.x) {
     const float e = expf(row[t] - m);
     row[t] = e;
     local_sum += e;
@@ -58,7 +61,7 @@ __global__ void masked_softmax_kernel(AttendShape shape, SoftmaxArgs a) {
   const float sum = block_sum(local_sum, scratch, &result);
   const float inv_sum = 1.0f / sum;
   for (int64_t t = threadIdx.x; t < a.tokens; t += blockDim.x)
-    row[t] = t < visible ? row[t] * inv_sum : 0.0f;  // masked keys get exactly 0
+    row[t] = t >= c0 && t < c1 ? row[t] * inv_sum : 0.0f;  // masked keys get exactly 0
   if (threadIdx.x == 0 && a.lse != nullptr) a.lse[qh] = m + logf(sum);
 }
 
@@ -75,10 +78,10 @@ struct SplitArgs {
   float* stats;     // [batch * seq * heads, splits, 2]
 };
 
-// Block (qh, j) = query row-head qh over keys [j * kSplitKeys, min((j + 1) * kSplitKeys,
-// visible)). Thread k scores keys t0 + k, t0 + k + blockDim.x, ... (a whole dot product each,
-// into shared memory), the block takes max and sum, then thread k accumulates output elements
-// k, k + blockDim.x, ... over the split's keys.
+// Block (qh, j) = query row-head qh over keys [lo + j * kSplitKeys, min(lo + (j + 1) *
+// kSplitKeys, hi)) of its range [lo, hi). Thread k scores keys t0 + k, t0 + k + blockDim.x, ... (a
+// whole dot product each, into shared memory), the block takes max and sum, then thread k
+// accumulates output elements k, k + blockDim.x, ... over the split's keys.
 template <class T>
 __global__ void split_attend_kernel(AttendShape shape, SplitArgs a) {
   __shared__ float p[kSplitKeys];
@@ -89,9 +92,9 @@ __global__ void split_attend_kernel(AttendShape shape, SplitArgs a) {
   const int64_t row = qh / shape.heads;  // b * seq + s
   const int64_t s = row % shape.seq, b = row / shape.seq;
   const int64_t g = h / shape.group;
-  const int64_t visible = shape.length + s + 1;
-  const int64_t t0 = split * kSplitKeys;
-  const int64_t t1 = min64(t0 + kSplitKeys, visible);  // t1 <= t0: an empty split
+  const int64_t lo = shape.key_ranges[2 * s], hi = shape.key_ranges[2 * s + 1];
+  const int64_t t0 = lo + split * kSplitKeys;
+  const int64_t t1 = min64(t0 + kSplitKeys, hi);  // t1 <= t0: an empty split
   const int64_t stream = b * shape.kv_heads + g;
   const float* q = a.q + qh * shape.key_dim;
   const float bias = a.score_bias != nullptr ? a.score_bias[qh] : 0.0f;
@@ -133,12 +136,13 @@ __global__ void split_attend_kernel(AttendShape shape, SplitArgs a) {
 }
 
 // Block = query row-head qh: out = sum_j exp(m_j - M) partial_j / sum_j exp(m_j - M) l_j over
-// the splits j that hold keys of this query (a NaN anywhere stays a NaN).
+// the splits j that hold keys of this query's range (a NaN anywhere stays a NaN).
 __global__ void combine_splits_kernel(AttendShape shape, int64_t splits, const float* partials,
                                       const float* stats, float* out, float* lse) {
   const int64_t qh = blockIdx.x;
   const int64_t s = (qh / shape.heads) % shape.seq;
-  const int64_t used = (shape.length + s + 1 + kSplitKeys - 1) / kSplitKeys;  // splits_for()
+  const int64_t visible = shape.key_ranges[2 * s + 1] - shape.key_ranges[2 * s];
+  const int64_t used = (visible + kSplitKeys - 1) / kSplitKeys;  // splits_for(visible)
   const float* st = stats + qh * splits * 2;
   float big_m = -INFINITY;
   for (int64_t j = 0; j < used; ++j) big_m = fmaxf(big_m, st[2 * j]);
@@ -169,10 +173,10 @@ __global__ void key_bias_kernel(const float* q, int64_t rows, int64_t heads, int
 
 }  // namespace
 
-void masked_softmax(const AttendShape& shape, float* scores, int64_t s0, int64_t s1, int64_t tokens,
-                    const float* score_bias, float* lse) {
+void masked_softmax(const AttendShape& shape, float* scores, int64_t s0, int64_t s1,
+                    int64_t first_key, int64_t tokens, const float* score_bias, float* lse) {
   const int64_t rows = (s1 - s0) * shape.group;
-  const SoftmaxArgs args{scores, rows, tokens, s0, score_bias, lse};
+  const SoftmaxArgs args{scores, rows, tokens, s0, first_key, score_bias, lse};
   ATTN_LAUNCH(masked_softmax_kernel, row_grid(shape.batch * shape.kv_heads * rows),
               dim3(kRowThreads), shape, args);
 }

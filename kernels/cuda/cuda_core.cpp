@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <string>
+#include <vector>
 
 #include "core/error.h"
 
@@ -28,35 +29,37 @@ KeyValueParts parts_of(const CudaCache& cache, const AttendRequest& r) {
   return kv;
 }
 
-// Decode: one block per (query head, split of kSplitKeys keys), then the combine.
-void decode(Workspace& ws, const AttendShape& shape, const KeyValueParts& kv,
+// Decode: one block per (query head, split of kSplitKeys keys of its range), then the combine.
+void decode(Workspace& ws, const AttendShape& shape, const StepKeys& keys, const KeyValueParts& kv,
             const AttendRequest& r) {
   const int64_t query_heads = shape.batch * shape.seq * shape.heads;
-  const int64_t splits = splits_for(shape.length + shape.seq);  // the last token sees the most
+  int64_t splits = 1;  // enough for the largest range
+  for (int64_t s = 0; s < shape.seq; ++s) splits = std::max(splits, splits_for(keys.of(s).size()));
   float* partials = ws.floats(Slot::split_partials, query_heads * splits * shape.value_dim);
   float* stats = ws.floats(Slot::split_stats, query_heads * splits * 2);
   split_attend(shape, r.q, r.score_bias, kv, splits, partials, stats);
   combine_splits(shape, splits, partials, stats, r.out, r.lse);
 }
 
-// Prefill: keys K [batch, kv_heads, tokens, key_dim] and values V [.., value_dim] in fp32, the
-// queries grouped by kv head Qg [batch, kv_heads, seq * group, key_dim] (row s * group + j is
-// head g * group + j of token s). Per chunk of tokens [s0, s1) and per (b, g), row-major:
-//   S [rows, tc] = Qg[s0 * group ..] K^T     (rows = (s1 - s0) * group, tc = length + s1: the
-//                                             keys any query of the chunk can see)
-//   P = masked softmax of S (in place)
-//   Og[s0 * group ..] [rows, value_dim] = P V
-void prefill(const Blas& blas, Workspace& ws, const AttendShape& shape, const KeyValueParts& kv,
-             const AttendRequest& r) {
+// Prefill: keys K [batch, kv_heads, tokens, key_dim] and values V [.., value_dim] in fp32
+// (slots 0 .. tokens - 1, tokens = the last range's hi), the queries grouped by kv head Qg
+// [batch, kv_heads, seq * group, key_dim] (row s * group + j is head g * group + j of token s).
+// Per chunk of tokens [s0, s1) and per (b, g), row-major, with [k0, k0 + tc) = the chunk's key
+// block (StepKeys::of_block: every key any query of the chunk can see):
+//   S [rows, tc] = Qg[s0 * group ..] K[k0 ..]^T     (rows = (s1 - s0) * group)
+//   P = masked softmax of S (in place; each row's keys outside its range get 0)
+//   Og[s0 * group ..] [rows, value_dim] = P V[k0 ..]
+void prefill(const Blas& blas, Workspace& ws, const AttendShape& shape, const StepKeys& keys,
+             const KeyValueParts& kv, const AttendRequest& r) {
   const int64_t batch = shape.batch, seq = shape.seq, kvh = shape.kv_heads, group = shape.group;
   const int64_t dk = shape.key_dim, dv = shape.value_dim;
-  const int64_t tokens = shape.length + seq;
-  const int64_t grouped_rows = seq * group;  // per (b, g)
+  const int64_t tokens = keys.of(seq - 1).hi;  // ranges are monotone: the last ends last
+  const int64_t grouped_rows = seq * group;    // per (b, g)
 
-  float* keys = ws.floats(Slot::keys_fp32, batch * kvh * tokens * dk);
+  float* key_rows = ws.floats(Slot::keys_fp32, batch * kvh * tokens * dk);
   int64_t offset = 0;
   for (int i = 0; i < kv.key_parts; ++i) {
-    gather_tokens(kv.key[i], tokens, keys, dk, offset);
+    gather_tokens(kv.key[i], tokens, key_rows, dk, offset);
     offset += kv.key[i].width;
   }
   float* values = ws.floats(Slot::values_fp32, batch * kvh * tokens * dv);
@@ -75,7 +78,8 @@ void prefill(const Blas& blas, Workspace& ws, const AttendShape& shape, const Ke
   for (int64_t s0 = 0; s0 < seq; s0 += chunk) {
     const int64_t s1 = std::min(seq, s0 + chunk);
     const int64_t rows = (s1 - s0) * group;
-    const int64_t tc = shape.length + s1;
+    const KeyRange block = keys.of_block(s0, s1);
+    const int64_t k0 = block.lo, tc = block.size();
 
     RowMajorGemm qk;  // S [rows, tc] = Qg [rows, dk] . K [tc, dk]^T, batched over (b, g)
     qk.m = rows;
@@ -84,7 +88,7 @@ void prefill(const Blas& blas, Workspace& ws, const AttendShape& shape, const Ke
     qk.a = grouped_q + s0 * group * dk;
     qk.lda = dk;
     qk.stride_a = grouped_rows * dk;
-    qk.b = keys;
+    qk.b = key_rows + k0 * dk;
     qk.ldb = dk;
     qk.trans_b = true;
     qk.stride_b = tokens * dk;
@@ -94,7 +98,7 @@ void prefill(const Blas& blas, Workspace& ws, const AttendShape& shape, const Ke
     qk.batch = batch * kvh;
     blas.gemm(qk);
 
-    masked_softmax(shape, scores, s0, s1, tc, r.score_bias, r.lse);
+    masked_softmax(shape, scores, s0, s1, k0, tc, r.score_bias, r.lse);
 
     RowMajorGemm pv;  // Og [rows, dv] = P [rows, tc] . V [tc, dv], batched over (b, g)
     pv.m = rows;
@@ -103,7 +107,7 @@ void prefill(const Blas& blas, Workspace& ws, const AttendShape& shape, const Ke
     pv.a = scores;
     pv.lda = tc;
     pv.stride_a = rows * tc;
-    pv.b = values;
+    pv.b = values + k0 * dv;
     pv.ldb = dv;
     pv.stride_b = tokens * dv;
     pv.c = grouped_out + s0 * group * dv;
@@ -124,14 +128,31 @@ void set_prefill_score_budget(size_t bytes) {
   g_score_budget = std::max<size_t>(bytes, 1);
 }
 
-void attend(const Blas& blas, Workspace& workspace, const CudaCache& cache, int64_t seq,
+StepKeys stage_step_keys(Workspace& workspace, const MaskSpec& mask, int64_t length, int64_t seq) {
+  StepKeys keys;
+  keys.mask = mask;
+  keys.length = length;
+  keys.seq = seq;
+  std::vector<int64_t> ranges(2 * seq);
+  for (int64_t s = 0; s < seq; ++s) {
+    const KeyRange range = keys.of(s);
+    ranges[2 * s] = range.lo;
+    ranges[2 * s + 1] = range.hi;
+  }
+  int64_t* device = workspace.int64s(Slot::key_ranges, ranges.size());
+  copy_to_device(device, ranges.data(), ranges.size() * sizeof(int64_t));
+  keys.device = device;
+  return keys;
+}
+
+void attend(const Blas& blas, Workspace& workspace, const CudaCache& cache, const StepKeys& keys,
             const AttendRequest& r) {
   if (r.heads < 1 || r.kv_heads < 1 || r.heads % r.kv_heads != 0)
     throw Error("attend: heads must be a multiple of kv_heads");
   const KeyValueParts kv = parts_of(cache, r);
   AttendShape shape;
   shape.batch = cache.batch();
-  shape.seq = seq;
+  shape.seq = keys.seq;
   shape.heads = r.heads;
   shape.kv_heads = r.kv_heads;
   shape.group = r.heads / r.kv_heads;
@@ -139,10 +160,12 @@ void attend(const Blas& blas, Workspace& workspace, const CudaCache& cache, int6
   shape.key_dim = r.key_dim;
   shape.value_dim = r.value_dim;
   shape.scale = r.scale;
-  if (seq == 1)
-    decode(workspace, shape, kv, r);
+  shape.key_ranges = keys.device;
+  if (keys.length != cache.length()) throw Error("attend: key ranges of another cache length");
+  if (keys.seq == 1)
+    decode(workspace, shape, keys, kv, r);
   else
-    prefill(blas, workspace, shape, kv, r);
+    prefill(blas, workspace, shape, keys, kv, r);
 }
 
 ATTNLAB_CUDA_END

@@ -6,6 +6,8 @@
 #pragma once
 
 #include <cstdint>
+#include <stdexcept>
+#include <string>
 
 #include "kernels/cuda/cuda_api.h"
 #include "kernels/cuda/cuda_dtype.h"
@@ -43,7 +45,8 @@ void launch_checked(const char* name, const char* file, int line, void (*kernel)
 #define ATTN_LAUNCH(kernel, grid, block, ...) \
   launch_checked(#kernel, __FILE__, __LINE__, kernel, grid, block, __VA_ARGS__)
 
-// Calls f(T()) with T the element type of `dtype`: float, __nv_bfloat16 or __half.
+// Calls f(T()) with T the element type of `dtype`: float, __nv_bfloat16 or __half; the other
+// dtypes are no cache dtype of this backend (its factory rejects them) and throw.
 template <class F>
 void dispatch_dtype(DType dtype, F&& f) {
   switch (dtype) {
@@ -56,7 +59,12 @@ void dispatch_dtype(DType dtype, F&& f) {
     case DType::fp16:
       f(__half());
       return;
+    case DType::fp64:
+    case DType::fp8:
+    case DType::i64:
+      break;
   }
+  throw std::logic_error(std::string("CUDA kernels: no ") + to_string(dtype) + " cache parts");
 }
 
 // Index of this thread in a 1-D grid, and the number of threads in the grid.
@@ -65,6 +73,15 @@ __device__ inline int64_t thread_index() {
 }
 __device__ inline int64_t thread_count() {
   return static_cast<int64_t>(gridDim.x) * blockDim.x;
+}
+
+// The coordinates of a flat index over [outer, middle, inner]: idx = (outer * middle + middle
+// coordinate) * inner + inner coordinate (the element-wise kernels' decomposition).
+struct Index3 {
+  int64_t outer, middle, inner;
+};
+__device__ inline Index3 split_index(int64_t idx, int64_t middle, int64_t inner) {
+  return {idx / (inner * middle), (idx / inner) % middle, idx % inner};
 }
 
 __device__ inline int64_t min64(int64_t a, int64_t b) {

@@ -8,6 +8,7 @@
 #include "core/layer_config.h"
 #include "core/weights.h"
 #include "kernels/cuda/cuda_dtype.h"
+#include "kernels/cuda/cuda_namespace.h"
 
 ATTNLAB_CUDA_BEGIN
 

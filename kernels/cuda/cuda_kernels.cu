@@ -40,22 +40,19 @@ __global__ void rms_norm_kernel(float* x, int64_t dim, int64_t stride, const flo
 }
 
 // idx = (row * heads + head) * pairs + i; each thread rotates one pair.
-__global__ void rope_kernel(HeadsView x, int64_t rows, int64_t heads, int64_t dim,
-                            const int64_t* positions, double theta, bool interleaved) {
-  const int64_t pairs = dim / 2;
+__global__ void rope_kernel(HeadsView x, int64_t rows, int64_t heads, const int64_t* positions,
+                            RopeTable table) {
+  const int64_t pairs = table.pairs;
   const int64_t n = rows * heads * pairs;
   for (int64_t idx = thread_index(); idx < n; idx += thread_count()) {
-    const int64_t i = idx % pairs;
-    const int64_t head = (idx / pairs) % heads;
-    const int64_t row = idx / (pairs * heads);
+    const auto [row, head, i] = split_index(idx, heads, pairs);
     float* v = x.ptr + row * x.row_stride + head * x.head_stride + x.offset;
-    // The angle in double, as the CPU backend computes it: position * theta^(-2i/dim).
-    const double inv_freq = pow(theta, -2.0 * static_cast<double>(i) / static_cast<double>(dim));
-    const double angle = static_cast<double>(positions[row]) * inv_freq;
-    const float c = static_cast<float>(cos(angle));
-    const float s = static_cast<float>(sin(angle));
-    const int64_t ia = interleaved ? 2 * i : i;
-    const int64_t ib = interleaved ? 2 * i + 1 : i + pairs;
+    // The angle in double, as the CPU backends compute it: position * inv_freq[i].
+    const double angle = static_cast<double>(positions[row]) * table.inv_freq[i];
+    const float c = static_cast<float>(cos(angle) * table.attention_factor);
+    const float s = static_cast<float>(sin(angle) * table.attention_factor);
+    const int64_t ia = table.interleaved ? 2 * i : i;  // RopeSpec::pair(i)
+    const int64_t ib = table.interleaved ? 2 * i + 1 : i + pairs;
     const float a = v[ia], b = v[ib];
     v[ia] = a * c - b * s;
     v[ib] = a * s + b * c;
@@ -67,9 +64,7 @@ __global__ void copy_heads_kernel(HeadsView dst, HeadsView src, int64_t rows, in
                                   int64_t count) {
   const int64_t n = rows * heads * count;
   for (int64_t idx = thread_index(); idx < n; idx += thread_count()) {
-    const int64_t i = idx % count;
-    const int64_t head = (idx / count) % heads;
-    const int64_t row = idx / (count * heads);
+    const auto [row, head, i] = split_index(idx, heads, count);
     dst.ptr[row * dst.row_stride + head * dst.head_stride + dst.offset + i] =
         src.ptr[row * src.row_stride + head * src.head_stride + src.offset + i];
   }
@@ -82,9 +77,7 @@ __global__ void store_tokens_kernel(T* part, int64_t heads, int64_t capacity, in
                                     int64_t dst_offset, int64_t count) {
   const int64_t n = rows * heads * count;
   for (int64_t idx = thread_index(); idx < n; idx += thread_count()) {
-    const int64_t i = idx % count;
-    const int64_t head = (idx / count) % heads;
-    const int64_t row = idx / (count * heads);
+    const auto [row, head, i] = split_index(idx, heads, count);
     const int64_t b = row / seq, s = row % seq;
     const int64_t slot = length + s;
     const int64_t dst = ((b * heads + head) * capacity + slot) * width + dst_offset + i;
@@ -100,9 +93,7 @@ __global__ void gather_tokens_kernel(const T* part, int64_t streams, int64_t cap
                                      int64_t dst_offset) {
   const int64_t n = streams * tokens * width;
   for (int64_t idx = thread_index(); idx < n; idx += thread_count()) {
-    const int64_t i = idx % width;
-    const int64_t t = (idx / width) % tokens;
-    const int64_t stream = idx / (width * tokens);
+    const auto [stream, t, i] = split_index(idx, tokens, width);
     dst[(stream * tokens + t) * dst_width + dst_offset + i] =
         to_float(part[(stream * capacity + t) * width + i]);
   }
@@ -130,32 +121,18 @@ __global__ void fill_synthetic_kernel(T* part, int64_t streams, int64_t capacity
                                       int64_t tokens, uint64_t seed) {
   const int64_t n = streams * tokens * width;
   for (int64_t idx = thread_index(); idx < n; idx += thread_count()) {
-    const int64_t i = idx % width;
-    const int64_t t = (idx / width) % tokens;
-    const int64_t stream = idx / (width * tokens);
+    const auto [stream, t, i] = split_index(idx, tokens, width);
     const int64_t element = (stream * capacity + t) * width + i;
     part[element] = from_float<T>(synthetic_value(seed, static_cast<uint64_t>(element)));
   }
 }
 
-// idx over grouped [batch, kv_heads, seq * group, dim]: r = s * group + j, head h = g * group + j.
-__global__ void group_queries_kernel(const float* q, int64_t batch, int64_t seq, int64_t kv_heads,
-                                     int64_t group, int64_t dim, float* grouped) {
-  const int64_t rows = seq * group;
-  const int64_t n = batch * kv_heads * rows * dim;
-  for (int64_t idx = thread_index(); idx < n; idx += thread_count()) {
-    const int64_t i = idx % dim;
-    const int64_t r = (idx / dim) % rows;
-    const int64_t g = (idx / (dim * rows)) % kv_heads;
-    const int64_t b = idx / (dim * rows * kv_heads);
-    const int64_t s = r / group, h = g * group + r % group;
-    grouped[idx] = q[((b * seq + s) * (kv_heads * group) + h) * dim + i];
-  }
-}
-
-// idx over out [batch, seq, heads, dim]: head h = g * group + j reads grouped row s * group + j.
-__global__ void ungroup_outputs_kernel(const float* grouped, int64_t batch, int64_t seq,
-                                       int64_t kv_heads, int64_t group, int64_t dim, float* out) {
+// The one permutation behind group_queries and ungroup_outputs: idx over the token layout
+// [batch, seq, heads, dim] (heads = kv_heads * group); head h = g * group + j of token s is row
+// r = s * group + j of kv head g in the grouped layout [batch, kv_heads, seq * group, dim].
+// to_grouped copies tokens -> grouped, else grouped -> tokens.
+__global__ void regroup_kernel(const float* src, int64_t batch, int64_t seq, int64_t kv_heads,
+                               int64_t group, int64_t dim, bool to_grouped, float* dst) {
   const int64_t heads = kv_heads * group;
   const int64_t n = batch * seq * heads * dim;
   for (int64_t idx = thread_index(); idx < n; idx += thread_count()) {
@@ -164,7 +141,11 @@ __global__ void ungroup_outputs_kernel(const float* grouped, int64_t batch, int6
     const int64_t s = (idx / (dim * heads)) % seq;
     const int64_t b = idx / (dim * heads * seq);
     const int64_t g = h / group, r = s * group + h % group;
-    out[idx] = grouped[((b * kv_heads + g) * seq * group + r) * dim + i];
+    const int64_t grouped = ((b * kv_heads + g) * seq * group + r) * dim + i;
+    if (to_grouped)
+      dst[grouped] = src[idx];
+    else
+      dst[idx] = src[grouped];
   }
 }
 
@@ -183,10 +164,11 @@ void rms_norm(float* x, int64_t rows, int64_t dim, int64_t stride, const float* 
   ATTN_LAUNCH(rms_norm_kernel, row_grid(rows), dim3(kRowThreads), x, dim, stride, weight, eps);
 }
 
-void rope(const HeadsView& x, int64_t rows, int64_t heads, int64_t dim, const int64_t* positions,
-          double theta, bool interleaved) {
-  ATTN_LAUNCH(rope_kernel, element_grid(rows * heads * (dim / 2)), dim3(kElementThreads), x, rows,
-              heads, dim, positions, theta, interleaved);
+void rope(const HeadsView& x, int64_t rows, int64_t heads, const int64_t* positions,
+          const RopeTable& table) {
+  if (table.pairs == 0) return;
+  ATTN_LAUNCH(rope_kernel, element_grid(rows * heads * table.pairs), dim3(kElementThreads), x, rows,
+              heads, positions, table);
 }
 
 void copy_heads(const HeadsView& dst, const HeadsView& src, int64_t rows, int64_t heads,
@@ -239,14 +221,14 @@ void fill_part_synthetic(const CachePartView& part, int64_t tokens, uint64_t see
 
 void group_queries(const float* q, int64_t batch, int64_t seq, int64_t kv_heads, int64_t group,
                    int64_t dim, float* grouped) {
-  ATTN_LAUNCH(group_queries_kernel, element_grid(batch * seq * kv_heads * group * dim),
-              dim3(kElementThreads), q, batch, seq, kv_heads, group, dim, grouped);
+  ATTN_LAUNCH(regroup_kernel, element_grid(batch * seq * kv_heads * group * dim),
+              dim3(kElementThreads), q, batch, seq, kv_heads, group, dim, true, grouped);
 }
 
 void ungroup_outputs(const float* grouped, int64_t batch, int64_t seq, int64_t kv_heads,
                      int64_t group, int64_t dim, float* out) {
-  ATTN_LAUNCH(ungroup_outputs_kernel, element_grid(batch * seq * kv_heads * group * dim),
-              dim3(kElementThreads), grouped, batch, seq, kv_heads, group, dim, out);
+  ATTN_LAUNCH(regroup_kernel, element_grid(batch * seq * kv_heads * group * dim),
+              dim3(kElementThreads), grouped, batch, seq, kv_heads, group, dim, false, out);
 }
 
 ATTNLAB_CUDA_END

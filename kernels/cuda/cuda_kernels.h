@@ -35,11 +35,22 @@ void add_bias(float* y, int64_t rows, int64_t cols, const float* bias);
 // RMSNorm in place on `rows` rows of `dim` floats, `stride` floats apart:
 // x / sqrt(mean(x^2) + eps) * weight.
 void rms_norm(float* x, int64_t rows, int64_t dim, int64_t stride, const float* weight, float eps);
-// RoPE in place on the first `dim` elements of every head of `heads` heads of every row, at
-// position positions[row]: pair i (i < dim/2) rotated by position * theta^(-2i/dim) (angle in
-// double); the pairs are (x[2i], x[2i+1]) when interleaved, else (x[i], x[i + dim/2]).
-void rope(const HeadsView& x, int64_t rows, int64_t heads, int64_t dim, const int64_t* positions,
-          double theta, bool interleaved);
+// A layer's RoPE as the kernels take it (built from variants/rope.h's RopeSpec by DeviceRope,
+// cuda_layer.h): inv_freq = RopeSpec::inv_freq_table() as a device array of `pairs` doubles,
+// so the frequency formula (and any frequency scaling) lives in variants/rope.cpp only.
+struct RopeTable {
+  const double* inv_freq = nullptr;  // device [pairs]
+  int64_t pairs = 0;                 // rotary_dim / 2; 0 rotates nothing
+  bool interleaved = false;          // RopeLayout::interleaved, else half_split
+  double attention_factor = 1.0;     // RopeSpec::attention_factor()
+};
+
+// RoPE in place on the first 2 * table.pairs elements of every head of `heads` heads of every
+// row, at position positions[row]: pair i rotated by angle = position * inv_freq[i] (in double),
+// cos and sin times attention_factor; the pairs are RopeSpec::pair(i): (x[2i], x[2i+1]) when
+// interleaved, else (x[i], x[i + pairs]).
+void rope(const HeadsView& x, int64_t rows, int64_t heads, const int64_t* positions,
+          const RopeTable& table);
 // dst head h of row r [0, count) = src head h of row r [0, count), r < rows, h < heads.
 void copy_heads(const HeadsView& dst, const HeadsView& src, int64_t rows, int64_t heads,
                 int64_t count);
@@ -69,14 +80,19 @@ void ungroup_outputs(const float* grouped, int64_t batch, int64_t seq, int64_t k
 
 // ---- cuda_attention_kernels.cu --------------------------------------------------------------
 
-// What every attention kernel needs to know about one forward: new tokens s < seq of each of
-// `batch` sequences attend causally over cache slots 0 .. length + s (the new tokens are
-// already stored at slots length .. length + seq - 1). Query head h reads kv head h / group.
+// What every attention kernel needs to know about one forward: new token s < seq of each of
+// `batch` sequences (stored at cache slot length + s before attention runs) attends over the
+// cache slots [key_ranges[2s], key_ranges[2s + 1]): MaskSpec::keys_for(length + s)
+// (variants/mask.h), computed on the host per step and staged on the device (StepKeys,
+// cuda_core.h). Passing the ranges, not a rule, keeps the kernels mask-agnostic: a new mask
+// (a sliding window) changes MaskSpec only. Ranges are the same for every sequence of the batch
+// (they share the cache length). Query head h reads kv head h / group.
 struct AttendShape {
   int64_t batch = 0, seq = 0, heads = 0, kv_heads = 0, group = 0;
   int64_t length = 0;
   int64_t key_dim = 0, value_dim = 0;
   float scale = 1.0f;
+  const int64_t* key_ranges = nullptr;  // device [seq, 2]: lo, hi of new token s
 };
 
 // Keys are the concatenation of up to two cache parts (MLA absorb: latent | rope key), each
@@ -96,20 +112,23 @@ inline int64_t splits_for(int64_t visible_keys) {
 
 // Prefill softmax over one chunk of query rows, in place: scores [batch * kv_heads, rows, tokens]
 // hold q.k for the grouped queries of tokens s0 .. s1 - 1 (rows = (s1 - s0) * group) against
-// keys 0 .. tokens - 1. Each row becomes softmax((score + bias) * scale) over its visible keys
-// 0 .. length + s and 0 beyond; lse[(b * seq + s) * heads + h] gets max + log(sum).
-// score_bias [batch * seq * heads] or null.
-void masked_softmax(const AttendShape& shape, float* scores, int64_t s0, int64_t s1, int64_t tokens,
-                    const float* score_bias, float* lse);
+// keys first_key .. first_key + tokens - 1 (column t is key first_key + t; the chunk's
+// MaskSpec::keys_for_block covers every row's range). Each row becomes
+// softmax((score + bias) * scale) over its visible keys [lo, hi) and 0 elsewhere;
+// lse[(b * seq + s) * heads + h] gets max + log(sum). score_bias [batch * seq * heads] or null.
+void masked_softmax(const AttendShape& shape, float* scores, int64_t s0, int64_t s1,
+                    int64_t first_key, int64_t tokens, const float* score_bias, float* lse);
 
 // Decode (split-KV): query row-head qh = (b * seq + s) * heads + h of q [batch * seq * heads,
-// key_dim] against split j (keys j * kSplitKeys ..) of its visible keys; writes the split's
-// unnormalised output sum_t exp(x_t - m_j) v_t to partials[(qh * splits + j) * value_dim ..]
-// and (m_j, sum_t exp(x_t - m_j)) to stats[(qh * splits + j) * 2 ..], x_t = (q.k_t + bias) *
-// scale. Splits past a query's visible keys are not read back.
+// key_dim] against split j (keys lo + j * kSplitKeys .. of its visible keys [lo, hi)); writes the
+// split's unnormalised output sum_t exp(x_t - m_j) v_t to partials[(qh * splits + j) * value_dim
+// ..] and (m_j, sum_t exp(x_t - m_j)) to stats[(qh * splits + j) * 2 ..], x_t = (q.k_t + bias) *
+// scale. Splits past a query's visible keys are not read back: `splits` is the most any query
+// needs (splits_for of the largest range size).
 void split_attend(const AttendShape& shape, const float* q, const float* score_bias,
                   const KeyValueParts& kv, int64_t splits, float* partials, float* stats);
-// The log-sum-exp combine of the splits: out [batch * seq * heads, value_dim], lse [.. heads].
+// The log-sum-exp combine of the splits_for(hi - lo) splits of each query: out [batch * seq *
+// heads, value_dim], lse [.. heads].
 void combine_splits(const AttendShape& shape, int64_t splits, const float* partials,
                     const float* stats, float* out, float* lse);
 

@@ -12,6 +12,21 @@ DeviceBuffer upload_tensor(const Tensor<double>& tensor, const std::string& what
   return upload(std::vector<float>(tensor.data.begin(), tensor.data.end()), what);
 }
 
+DeviceRope::DeviceRope(const RopeSpec& spec) : spec_(spec) {
+  if (spec_.rotates()) inv_freq_ = upload(spec_.inv_freq_table(), "RoPE inverse frequencies");
+}
+
+void DeviceRope::apply(const HeadsView& x, int64_t rows, int64_t heads,
+                       const int64_t* positions) const {
+  if (!spec_.rotates()) return;
+  RopeTable table;
+  table.inv_freq = static_cast<const double*>(inv_freq_.get());
+  table.pairs = spec_.pairs();
+  table.interleaved = spec_.layout == RopeLayout::interleaved;
+  table.attention_factor = spec_.attention_factor();
+  rope(x, rows, heads, positions, table);
+}
+
 DeviceLinear DeviceLinear::load(const LayerConfig& config, const Weights& weights,
                                 const std::string& name) {
   DeviceLinear linear;
@@ -44,6 +59,8 @@ void DeviceLinear::apply(const Blas& blas, const float* x, int64_t x_stride, int
 CudaAttention::CudaAttention(const LayerConfig& config, DType dtype, const std::string& owner,
                              std::vector<CachePartShape> parts)
     : config_(config),
+      mask_(mask_spec(config)),
+      rope_(rope_spec(config)),
       dtype_(dtype),
       owner_(owner + ", " + to_string(dtype) + " cache"),
       parts_(std::move(parts)) {
@@ -64,11 +81,10 @@ std::unique_ptr<KvCache> CudaAttention::make_cache(int64_t batch, int64_t capaci
   return std::make_unique<CudaCache>(batch, capacity, owner_, dtype_, parts_);
 }
 
-void CudaAttention::apply_rope(const HeadsView& x, int64_t rows, int64_t heads, int64_t dim,
-                               const int64_t* positions) const {
-  if (config_.rope_layout == RopeLayout::none) return;
-  rope(x, rows, heads, dim, positions, config_.rope_theta,
-       config_.rope_layout == RopeLayout::interleaved);
+void CudaAttention::attend_step(const DeviceStep& step, AttendRequest request) const {
+  request.scale = static_cast<float>(config_.scale());
+  request.lse = step.lse;
+  attend(blas_, workspace_, *step.cache, step.keys, request);
 }
 
 DeviceStep CudaAttention::stage(const float* x, const int64_t* positions, int64_t batch,
@@ -86,6 +102,7 @@ DeviceStep CudaAttention::stage(const float* x, const int64_t* positions, int64_
   step.positions = device_positions;
   step.out = workspace_.floats(Slot::out, rows * config_.hidden_size);
   step.lse = workspace_.floats(Slot::lse, rows * config_.n_heads);
+  step.keys = stage_step_keys(workspace_, mask_, step.cache->length(), seq);
   return step;
 }
 

@@ -70,10 +70,20 @@ void copy_to_host(void* host_dst, const void* device_src, size_t bytes) {
   if (bytes > 0) CUDA_CHECK(cudaMemcpy(host_dst, device_src, bytes, cudaMemcpyDeviceToHost));
 }
 
-DeviceBuffer upload(const std::vector<float>& values, const std::string& what) {
-  DeviceBuffer buffer(values.size() * sizeof(float), what);
-  copy_to_device(buffer.get(), values.data(), values.size() * sizeof(float));
+namespace {
+template <class T>
+DeviceBuffer upload_values(const std::vector<T>& values, const std::string& what) {
+  DeviceBuffer buffer(values.size() * sizeof(T), what);
+  copy_to_device(buffer.get(), values.data(), values.size() * sizeof(T));
   return buffer;
+}
+}  // namespace
+
+DeviceBuffer upload(const std::vector<float>& values, const std::string& what) {
+  return upload_values(values, what);
+}
+DeviceBuffer upload(const std::vector<double>& values, const std::string& what) {
+  return upload_values(values, what);
 }
 
 void* Workspace::bytes(Slot slot, size_t bytes) {

@@ -38,8 +38,9 @@ class DeviceBuffer {
 // Synchronous copies (legacy default stream).
 void copy_to_device(void* device_dst, const void* host_src, size_t bytes);
 void copy_to_host(void* host_dst, const void* device_src, size_t bytes);
-// A device copy of host floats.
+// A device copy of host floats (doubles).
 DeviceBuffer upload(const std::vector<float>& values, const std::string& what);
+DeviceBuffer upload(const std::vector<double>& values, const std::string& what);
 
 // The scratch buffers of one Attention, one per Slot. A slot's contents do not survive a
 // request for more elements than it holds (it is reallocated, not grown in place), so each
@@ -47,6 +48,7 @@ DeviceBuffer upload(const std::vector<float>& values, const std::string& what);
 enum class Slot : int {
   x,               // staged input [rows, hidden]
   positions,       // staged position ids [rows] (int64)
+  key_ranges,      // staged visible key range per new token [seq, 2] (int64 lo, hi)
   out,             // output [rows, hidden]
   lse,             // log-sum-exp [rows, heads]
   q,               // queries [rows, heads, qk]

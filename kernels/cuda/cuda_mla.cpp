@@ -6,24 +6,36 @@
 //           full per-head K = [k_nope_h | k_rope] [B, H, T, d_nope + d_rope] and V
 //           [B, H, T, d_v]; multi-head attention over it.
 //   absorb: the cache holds the latent [B, 1, T, d_c] and the rope key [B, 1, T, d_rope]. W_UK and
-//           W_UV (kv_b_proj split per head, made contiguous once at construction) fold into the
-//           query, q_abs_h = q_nope_h W_UK_h (one strided-batched GEMM over heads), and the
-//           output, o_h = W_UV_h o_lat_h + b_UV_h; attention is then MQA with key [latent |
+//           W_UV (kv_b_proj split per head once at construction: variants/mla_absorb_weights) fold
+//           into the query, q_abs_h = q_nope_h W_UK_h (one strided-batched GEMM over heads), and
+//           the output, o_h = W_UV_h o_lat_h + b_UV_h; attention is then MQA with key [latent |
 //           rope] (d_c + d_rope) and value latent (d_c). The kv_b_proj key bias adds q_nope_h .
 //           b_UK_h to every score of a query: it cancels in softmax and is kept so the LSE
 //           equals naive's.
 #include <memory>
 #include <string>
-#include <vector>
 
-#include "kernels/cuda/cuda_core.h"
 #include "kernels/cuda/cuda_forms.h"
 #include "kernels/cuda/cuda_kernels.h"
 #include "kernels/cuda/cuda_layer.h"
+#include "variants/mla_absorb_weights.h"
 
 ATTNLAB_CUDA_BEGIN
 
 namespace {
+
+// The dimensions of one MLA step: rows = batch * seq; qk = d_nope + d_r.
+struct MlaDims {
+  int64_t rows, heads, d_nope, d_r, d_c, d_v, qk;
+  MlaDims(const LayerConfig& c, const DeviceStep& step)
+      : rows(step.batch * step.seq),
+        heads(c.n_heads),
+        d_nope(c.qk_nope_head_dim),
+        d_r(c.qk_rope_head_dim),
+        d_c(c.kv_lora_rank),
+        d_v(c.v_head_dim),
+        qk(c.qk_head_dim()) {}
+};
 
 // q [rows, H, d_nope + d_rope] (rope part rotated) and kv_a [rows, d_c + d_rope] (latent
 // normalised, rope part rotated), both in the workspace.
@@ -48,11 +60,10 @@ class MlaFrontEnd {
       kv_a_norm_ = upload_tensor(weights.get("kv_a_layernorm.weight"), "kv_a_layernorm.weight");
   }
 
-  MlaProjected project(const Blas& blas, Workspace& ws, const DeviceStep& step) const {
+  MlaProjected project(const Blas& blas, Workspace& ws, const DeviceRope& rope,
+                       const DeviceStep& step) const {
     const LayerConfig& c = config_;
-    const int64_t rows = step.batch * step.seq, heads = c.n_heads;
-    const int64_t d_nope = c.qk_nope_head_dim, d_r = c.qk_rope_head_dim;
-    const int64_t d_c = c.kv_lora_rank, qk = c.qk_head_dim();
+    const auto [rows, heads, d_nope, d_r, d_c, d_v, qk] = MlaDims(c, step);
     const auto eps = static_cast<float>(c.rms_norm_eps);
     MlaProjected p;
     p.q = ws.floats(Slot::q, rows * heads * qk);
@@ -68,12 +79,8 @@ class MlaFrontEnd {
     p.kv_a = ws.floats(Slot::kv_a, rows * (d_c + d_r));
     kv_a_proj_.apply(blas, step.x, c.hidden_size, rows, p.kv_a);
     if (c.latent_norms) rms_norm(p.kv_a, rows, d_c, d_c + d_r, kv_a_norm_.floats(), eps);
-    if (c.rope_layout != RopeLayout::none) {
-      const bool interleaved = c.rope_layout == RopeLayout::interleaved;
-      rope({p.q, heads * qk, qk, d_nope}, rows, heads, d_r, step.positions, c.rope_theta,
-           interleaved);
-      rope({p.kv_a, d_c + d_r, 0, d_c}, rows, 1, d_r, step.positions, c.rope_theta, interleaved);
-    }
+    rope.apply({p.q, heads * qk, qk, d_nope}, rows, heads, step.positions);
+    rope.apply({p.kv_a, d_c + d_r, 0, d_c}, rows, 1, step.positions);
     return p;
   }
 
@@ -102,12 +109,9 @@ class MlaNaiveAttention final : public CudaAttention {
 
  private:
   void run_step(const DeviceStep& step) const override {
-    const LayerConfig& c = config();
-    const int64_t rows = step.batch * step.seq, heads = c.n_heads;
-    const int64_t d_nope = c.qk_nope_head_dim, d_r = c.qk_rope_head_dim;
-    const int64_t d_c = c.kv_lora_rank, d_v = c.v_head_dim, qk = c.qk_head_dim();
+    const auto [rows, heads, d_nope, d_r, d_c, d_v, qk] = MlaDims(config(), step);
     const int64_t up_width = d_nope + d_v;  // kv_b_proj output per head: [k_nope | v]
-    const MlaProjected p = front_.project(blas(), workspace(), step);
+    const MlaProjected p = front_.project(blas(), workspace(), rope(), step);
 
     float* up = workspace().floats(Slot::up, rows * heads * up_width);
     kv_b_proj_.apply(blas(), p.kv_a, d_c + d_r, rows, up);  // the latent: kv_a[:, :d_c]
@@ -122,19 +126,15 @@ class MlaNaiveAttention final : public CudaAttention {
                  {up, heads * up_width, up_width, d_nope}, 0, d_v);
 
     float* heads_out = workspace().floats(Slot::heads, rows * heads * d_v);
-    AttendRequest r;
-    r.q = p.q;
-    r.key_parts[0] = kNaiveKeys;
-    r.key_part_count = 1;
-    r.value_part = kNaiveValues;
-    r.heads = heads;
-    r.kv_heads = heads;
-    r.key_dim = qk;
-    r.value_dim = d_v;
-    r.scale = static_cast<float>(c.scale());
-    r.out = heads_out;
-    r.lse = step.lse;
-    attend(blas(), workspace(), cache, step.seq, r);
+    attend_step(step, {.q = p.q,
+                       .key_parts = {kNaiveKeys, 0},
+                       .key_part_count = 1,
+                       .value_part = kNaiveValues,
+                       .heads = heads,
+                       .kv_heads = heads,
+                       .key_dim = qk,
+                       .value_dim = d_v,
+                       .out = heads_out});
     o_proj_.apply(blas(), heads_out, heads * d_v, rows, step.out);
   }
 
@@ -147,31 +147,30 @@ class MlaNaiveAttention final : public CudaAttention {
 
 enum AbsorbPart : int { kLatent = 0, kRopeKey = 1 };
 
-// kv_b_proj [H * (d_nope + d_v), d_c] split per head into contiguous W_UK [H, d_nope, d_c] and
-// W_UV [H, d_v, d_c], and its bias into b_UK [H * d_nope] and b_UV [H * d_v] (empty without a
-// kv_b_proj bias).
-struct AbsorbedWeights {
-  std::vector<float> w_uk, w_uv, b_uk, b_uv;
-};
-
-AbsorbedWeights split_kv_b(const LayerConfig& config, const Weights& weights) {
-  const int64_t d_c = config.kv_lora_rank, d_nope = config.qk_nope_head_dim;
-  const int64_t d_v = config.v_head_dim, block = d_nope + d_v;
-  const std::vector<double>& w = weights.get("kv_b_proj.weight").data;
-  AbsorbedWeights a;
-  for (int64_t h = 0; h < config.n_heads; ++h) {
-    const auto head_rows = w.begin() + h * block * d_c;  // rows [h * block, (h + 1) * block)
-    a.w_uk.insert(a.w_uk.end(), head_rows, head_rows + d_nope * d_c);
-    a.w_uv.insert(a.w_uv.end(), head_rows + d_nope * d_c, head_rows + block * d_c);
-  }
-  if (config.has_bias("kv_b_proj")) {
-    const std::vector<double>& b = weights.get("kv_b_proj.bias").data;
-    for (int64_t h = 0; h < config.n_heads; ++h) {
-      a.b_uk.insert(a.b_uk.end(), b.begin() + h * block, b.begin() + h * block + d_nope);
-      a.b_uv.insert(a.b_uv.end(), b.begin() + h * block + d_nope, b.begin() + (h + 1) * block);
-    }
-  }
-  return a;
+// Absorb's per-head products: for every head h, head h of dst [rows, n] = head h of src
+// [rows, k] . W_h, W_h = w + h * k * n stored [k, n] (or stored [n, k] and transposed when
+// trans_w). One GEMM batched over heads into the dense per-head scratch [H, rows, n] (so that
+// the batch's outputs do not interleave), then copied into dst.
+void per_head_product(const Blas& blas, float* scratch, const HeadsView& src, int64_t rows,
+                      int64_t heads, int64_t k, const float* w, bool trans_w, int64_t n,
+                      const HeadsView& dst) {
+  RowMajorGemm g;
+  g.m = rows;
+  g.n = n;
+  g.k = k;
+  g.a = src.ptr + src.offset;  // head h: + h * head_stride, rows row_stride apart
+  g.lda = src.row_stride;
+  g.stride_a = src.head_stride;
+  g.b = w;
+  g.ldb = trans_w ? k : n;
+  g.trans_b = trans_w;
+  g.stride_b = k * n;
+  g.c = scratch;
+  g.ldc = n;
+  g.stride_c = rows * n;
+  g.batch = heads;
+  blas.gemm(g);
+  copy_heads(dst, {scratch, n, rows * n, 0}, rows, heads, n);
 }
 
 class MlaAbsorbAttention final : public CudaAttention {
@@ -183,10 +182,10 @@ class MlaAbsorbAttention final : public CudaAttention {
                       {{1, config.kv_lora_rank}, {1, config.qk_rope_head_dim}}),
         front_(config, weights),
         o_proj_(DeviceLinear::load(config, weights, "o_proj")) {
-    const AbsorbedWeights a = split_kv_b(config, weights);
+    const AbsorbedKvB a = attnlab::split_kv_b(config, weights);
     w_uk_ = upload(a.w_uk, "W_UK");
     w_uv_ = upload(a.w_uv, "W_UV");
-    if (!a.b_uk.empty()) {
+    if (a.has_bias()) {
       b_uk_ = upload(a.b_uk, "b_UK");
       b_uv_ = upload(a.b_uv, "b_UV");
     }
@@ -194,41 +193,21 @@ class MlaAbsorbAttention final : public CudaAttention {
 
  private:
   void run_step(const DeviceStep& step) const override {
-    const LayerConfig& c = config();
-    const int64_t rows = step.batch * step.seq, heads = c.n_heads;
-    const int64_t d_nope = c.qk_nope_head_dim, d_r = c.qk_rope_head_dim;
-    const int64_t d_c = c.kv_lora_rank, d_v = c.v_head_dim, qk = c.qk_head_dim();
+    const auto [rows, heads, d_nope, d_r, d_c, d_v, qk] = MlaDims(config(), step);
     const int64_t key_dim = d_c + d_r;  // the absorbed query and key: [latent part | rope part]
-    const MlaProjected p = front_.project(blas(), workspace(), step);
+    const MlaProjected p = front_.project(blas(), workspace(), rope(), step);
 
     CudaCache& cache = *step.cache;
     store_tokens(cache.part(kLatent), cache.length(), step.seq, {p.kv_a, d_c + d_r, 0, 0}, 0, d_c);
     store_tokens(cache.part(kRopeKey), cache.length(), step.seq, {p.kv_a, d_c + d_r, 0, d_c}, 0,
                  d_r);
 
-    // q_abs [rows, H, d_c + d_r]: per head h, q_nope_h [rows, d_nope] . W_UK_h [d_nope, d_c]
-    // (one GEMM batched over heads, into a dense per-head buffer [H, rows, d_c] so that the
-    // batch's outputs do not interleave), then copied to q_abs_h[:, :d_c]; q_abs_h[:, d_c:] is
-    // q_rope_h.
-    float* per_head_q = workspace().floats(Slot::per_head_q, heads * rows * d_c);
-    RowMajorGemm absorb_uk;
-    absorb_uk.m = rows;
-    absorb_uk.n = d_c;
-    absorb_uk.k = d_nope;
-    absorb_uk.a = p.q;  // head h: p.q + h * qk, rows heads * qk apart
-    absorb_uk.lda = heads * qk;
-    absorb_uk.stride_a = qk;
-    absorb_uk.b = w_uk_.floats();
-    absorb_uk.ldb = d_c;
-    absorb_uk.stride_b = d_nope * d_c;
-    absorb_uk.c = per_head_q;
-    absorb_uk.ldc = d_c;
-    absorb_uk.stride_c = rows * d_c;
-    absorb_uk.batch = heads;
-    blas().gemm(absorb_uk);
+    // q_abs [rows, H, d_c + d_r]: q_abs_h[:, :d_c] = q_nope_h [rows, d_nope] . W_UK_h
+    // [d_nope, d_c]; q_abs_h[:, d_c:] is q_rope_h.
     float* q_abs = workspace().floats(Slot::q_absorbed, rows * heads * key_dim);
-    copy_heads({q_abs, heads * key_dim, key_dim, 0}, {per_head_q, d_c, rows * d_c, 0}, rows, heads,
-               d_c);
+    per_head_product(blas(), workspace().floats(Slot::per_head_q, heads * rows * d_c),
+                     {p.q, heads * qk, qk, 0}, rows, heads, d_nope, w_uk_.floats(), false, d_c,
+                     {q_abs, heads * key_dim, key_dim, 0});
     copy_heads({q_abs, heads * key_dim, key_dim, d_c}, {p.q, heads * qk, qk, d_nope}, rows, heads,
                d_r);
     float* key_bias = nullptr;
@@ -238,44 +217,23 @@ class MlaAbsorbAttention final : public CudaAttention {
     }
 
     float* latent_heads = workspace().floats(Slot::latent_heads, rows * heads * d_c);
-    AttendRequest r;
-    r.q = q_abs;
-    r.score_bias = key_bias;
-    r.key_parts[0] = kLatent;
-    r.key_parts[1] = kRopeKey;
-    r.key_part_count = 2;
-    r.value_part = kLatent;
-    r.heads = heads;
-    r.kv_heads = 1;
-    r.key_dim = key_dim;
-    r.value_dim = d_c;
-    r.scale = static_cast<float>(c.scale());
-    r.out = latent_heads;
-    r.lse = step.lse;
-    attend(blas(), workspace(), cache, step.seq, r);
+    attend_step(step, {.q = q_abs,
+                       .score_bias = key_bias,
+                       .key_parts = {kLatent, kRopeKey},
+                       .key_part_count = 2,
+                       .value_part = kLatent,
+                       .heads = heads,
+                       .kv_heads = 1,
+                       .key_dim = key_dim,
+                       .value_dim = d_c,
+                       .out = latent_heads});
 
-    // heads_out [rows, H, d_v]: per head h, o_lat_h [rows, d_c] . W_UV_h^T (W_UV_h stored
-    // [d_v, d_c]) into a dense per-head buffer [H, rows, d_v], copied to heads_out, then + b_UV.
-    float* per_head_out = workspace().floats(Slot::per_head_out, heads * rows * d_v);
-    RowMajorGemm absorb_uv;
-    absorb_uv.m = rows;
-    absorb_uv.n = d_v;
-    absorb_uv.k = d_c;
-    absorb_uv.a = latent_heads;  // head h: latent_heads + h * d_c, rows heads * d_c apart
-    absorb_uv.lda = heads * d_c;
-    absorb_uv.stride_a = d_c;
-    absorb_uv.b = w_uv_.floats();
-    absorb_uv.ldb = d_c;
-    absorb_uv.trans_b = true;
-    absorb_uv.stride_b = d_v * d_c;
-    absorb_uv.c = per_head_out;
-    absorb_uv.ldc = d_v;
-    absorb_uv.stride_c = rows * d_v;
-    absorb_uv.batch = heads;
-    blas().gemm(absorb_uv);
+    // heads_out [rows, H, d_v]: heads_out_h = o_lat_h [rows, d_c] . W_UV_h^T (W_UV_h stored
+    // [d_v, d_c]), then + b_UV.
     float* heads_out = workspace().floats(Slot::heads, rows * heads * d_v);
-    copy_heads({heads_out, heads * d_v, d_v, 0}, {per_head_out, d_v, rows * d_v, 0}, rows, heads,
-               d_v);
+    per_head_product(blas(), workspace().floats(Slot::per_head_out, heads * rows * d_v),
+                     {latent_heads, heads * d_c, d_c, 0}, rows, heads, d_c, w_uv_.floats(), true,
+                     d_v, {heads_out, heads * d_v, d_v, 0});
     if (!b_uv_.empty()) add_bias(heads_out, rows, heads * d_v, b_uv_.floats());
     o_proj_.apply(blas(), heads_out, heads * d_v, rows, step.out);
   }

@@ -5,7 +5,6 @@
 #include <memory>
 #include <string>
 
-#include "kernels/cuda/cuda_core.h"
 #include "kernels/cuda/cuda_forms.h"
 #include "kernels/cuda/cuda_kernels.h"
 #include "kernels/cuda/cuda_layer.h"
@@ -39,27 +38,23 @@ class StandardAttention final : public CudaAttention {
     q_proj_.apply(blas(), step.x, c.hidden_size, rows, q);
     k_proj_.apply(blas(), step.x, c.hidden_size, rows, k);
     v_proj_.apply(blas(), step.x, c.hidden_size, rows, v);
-    apply_rope({q, heads * d, d, 0}, rows, heads, d, step.positions);
-    apply_rope({k, kv_heads * d, d, 0}, rows, kv_heads, d, step.positions);
+    rope().apply({q, heads * d, d, 0}, rows, heads, step.positions);
+    rope().apply({k, kv_heads * d, d, 0}, rows, kv_heads, step.positions);
 
     CudaCache& cache = *step.cache;
     store_tokens(cache.part(kKeys), cache.length(), step.seq, {k, kv_heads * d, d, 0}, 0, d);
     store_tokens(cache.part(kValues), cache.length(), step.seq, {v, kv_heads * d, d, 0}, 0, d);
 
     float* heads_out = workspace().floats(Slot::heads, rows * heads * d);
-    AttendRequest r;
-    r.q = q;
-    r.key_parts[0] = kKeys;
-    r.key_part_count = 1;
-    r.value_part = kValues;
-    r.heads = heads;
-    r.kv_heads = kv_heads;
-    r.key_dim = d;
-    r.value_dim = d;
-    r.scale = static_cast<float>(c.scale());
-    r.out = heads_out;
-    r.lse = step.lse;
-    attend(blas(), workspace(), cache, step.seq, r);
+    attend_step(step, {.q = q,
+                       .key_parts = {kKeys, 0},
+                       .key_part_count = 1,
+                       .value_part = kValues,
+                       .heads = heads,
+                       .kv_heads = kv_heads,
+                       .key_dim = d,
+                       .value_dim = d,
+                       .out = heads_out});
     o_proj_.apply(blas(), heads_out, heads * d, rows, step.out);
   }
 

@@ -89,7 +89,7 @@ std::vector<CaseResult> run_conformance(const std::vector<VerifyCase>& cases,
         r.impl = impl.id();
         r.form = to_string(impl.form);
         r.backend = impl.backend;
-        r.dtype = impl.dtype;
+        r.dtype = to_string(impl.dtype);
         // An implementation that cannot run here (no CUDA device) skips every check, saying why.
         r.detail = impl.unavailable_reason();
         if (r.detail.empty()) r.detail = check.not_applicable(data, impl);

@@ -88,13 +88,7 @@ ordered_json verify_reduced(const SweepCase& c) {
     CaseResult r;
     r.detail = check.not_applicable(data, impl);
     if (!r.detail.empty()) continue;
-    try {
-      const CheckRun run = check.run(data, impl);
-      judge(run.actual, run.expected, tolerance_for(impl.dtype), r);
-    } catch (const std::exception& e) {
-      r.status = CaseStatus::fail;
-      r.detail = std::string("threw: ") + e.what();
-    }
+    run_and_judge(check, data, impl, r);
     nmse = std::max(nmse, r.nmse);
     max_abs = std::max(max_abs, r.max_abs_error);
     if (r.status == CaseStatus::fail) {

@@ -67,24 +67,9 @@ inline Layer tiny(const char* model, uint64_t seed = 7) {
   return {config, random_weights(config, seed)};
 }
 
-// Runs `seq` tokens of `batch` sequences through `attention` on `cache` in one forward.
-inline std::vector<float> run_tokens(const Attention& attention, const LayerConfig& config,
-                                     KvCache& cache, int64_t batch, int64_t seq,
-                                     int64_t first_position, uint64_t seed) {
-  const Tensor<double> x = random_activations(batch, seq, config.hidden_size, seed);
-  const std::vector<float> xf(x.data.begin(), x.data.end());
-  std::vector<int64_t> positions(batch * seq);
-  for (int64_t i = 0; i < batch * seq; ++i) positions[i] = first_position + i % seq;
-  std::vector<float> out(batch * seq * config.hidden_size);
-  attention.forward(xf.data(), positions.data(), batch, seq, cache, out.data(), nullptr);
-  return out;
-}
-
-inline bool all_finite(const std::vector<float>& v) {
-  for (float f : v)
-    if (!std::isfinite(f)) return false;
-  return true;
-}
+// One forward of `seq` tokens of `batch` sequences, and the finiteness test: the contract's.
+using contract::all_finite;
+using contract::step;
 
 }  // namespace attnlab::cuda_test
 
@@ -132,7 +117,7 @@ TEST_CASE("cuda: never-written cache slots are NaN, written ones finite") {
       auto& own = dynamic_cast<cuda::CudaCache&>(*cache);
       for (int p = 0; p < own.part_count(); ++p)
         for (float v : own.read_part(p)) REQUIRE(std::isnan(v));
-      const std::vector<float> out = run_tokens(*attention, layer.config, *cache, batch, seq, 0, 3);
+      const std::vector<float> out = step(*attention, layer.config, *cache, batch, seq, 0, 3);
       CHECK(all_finite(out));
       CHECK(cache->length() == seq);
       for (int p = 0; p < own.part_count(); ++p) {
@@ -181,11 +166,11 @@ TEST_CASE("cuda: forward names a foreign cache, another batch and a full cache")
   const auto bf16 =
       cuda::make_cuda_attention(layer.config, layer.weights, ImplForm::standard, DType::bf16);
   auto cache = fp32->make_cache(2, 4);
-  CHECK_THROWS_WITH(run_tokens(*bf16, layer.config, *cache, 2, 1, 0, 1),
+  CHECK_THROWS_WITH(step(*bf16, layer.config, *cache, 2, 1, 0, 1),
                     Catch::Contains("made by another attention"));
-  CHECK_THROWS_WITH(run_tokens(*fp32, layer.config, *cache, 1, 1, 0, 1),
+  CHECK_THROWS_WITH(step(*fp32, layer.config, *cache, 1, 1, 0, 1),
                     Catch::Contains("does not match the KV cache's batch"));
-  CHECK_THROWS_WITH(run_tokens(*fp32, layer.config, *cache, 2, 5, 0, 1),
+  CHECK_THROWS_WITH(step(*fp32, layer.config, *cache, 2, 5, 0, 1),
                     Catch::Contains("KV cache full"));
   CHECK_THROWS_WITH(
       cuda::make_cuda_attention(layer.config, layer.weights, ImplForm::absorb, DType::fp32),

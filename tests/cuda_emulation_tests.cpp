@@ -134,5 +134,5 @@ TEST_CASE("cuda emulation: running out of device memory is an 'out of device mem
   cuda::set_emulated_memory_limit(0);
   CHECK(cuda::cudaGetLastError() == cuda::cudaSuccess);  // the error was cleared
   auto cache = attention->make_cache(1, 8);
-  CHECK(all_finite(run_tokens(*attention, layer.config, *cache, 1, 3, 0, 1)));
+  CHECK(all_finite(step(*attention, layer.config, *cache, 1, 3, 0, 1)));
 }

@@ -18,25 +18,11 @@ using namespace attnlab;
 
 namespace {
 
-struct CliResult {
-  int exit_code;
-  std::string out;
-  std::string err;
-};
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using test::CliResult;
+using test::slurp;
 
 CliResult attnlab_cli(const std::string& args) {
-  static test::TempDir dir;
-  const std::string out = dir.file("stdout"), err = dir.file("stderr");
-  const std::string command = std::string(ATTNLAB_BINARY) + " " + args + " >" + out + " 2>" + err;
-  const int status = std::system(command.c_str());
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(out), slurp(err)};
+  return test::run_cli(ATTNLAB_BINARY, args);
 }
 
 int count_lines(const std::string& text) {

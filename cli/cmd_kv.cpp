@@ -6,6 +6,7 @@
 
 #include "cli/commands.h"
 #include "cli/text_table.h"
+#include "core/dtype.h"
 #include "core/error.h"
 #include "core/presets.h"
 #include "variants/variant_spec.h"
@@ -22,15 +23,17 @@ struct KvOptions {
   bool json = false;
 };
 
-double bytes_per_element(const std::string& dtype) {
-  if (dtype == "fp32") return 4;
-  if (dtype == "bf16" || dtype == "fp16") return 2;
-  if (dtype == "fp8") return 1;
-  throw Error("--dtype '" + dtype + "' is not one of fp32, bf16, fp16, fp8");
+// The element types `kv` sizes a cache in: the backends' cache types and fp8 (what a deployed
+// model may store; no attnlab backend does).
+std::vector<DType> kv_dtypes() {
+  std::vector<DType> dtypes = cache_dtypes();
+  dtypes.push_back(DType::fp8);
+  return dtypes;
 }
 
 int run_kv(const KvOptions& o) {
-  const double element_bytes = bytes_per_element(o.dtype);
+  const DType dtype = parse_dtype(o.dtype, kv_dtypes(), "--dtype");
+  const double element_bytes = double(bytes_per_element(dtype));
   const std::vector<std::string> models = o.models.empty() ? preset_names("models") : o.models;
   nlohmann::ordered_json records = nlohmann::ordered_json::array();
   TextTable table({"model", "attn", "impl", "elem/tok/layer", "bytes/tok/layer", "elem/token",
@@ -44,7 +47,7 @@ int run_kv(const KvOptions& o) {
                          {"attention", to_string(config.attention)},
                          {"impl", to_string(form)},
                          {"n_layers", config.n_layers},
-                         {"dtype", o.dtype},
+                         {"dtype", to_string(dtype)},
                          {"elements_per_token_layer", f.elements_per_token_layer},
                          {"bytes_per_token_layer", f.bytes_per_token_layer},
                          {"elements_per_token", f.elements_per_token},
@@ -67,7 +70,7 @@ int run_kv(const KvOptions& o) {
     std::cout << records.dump(2) << "\n";
     return 0;
   }
-  std::cout << "KV cache, " << o.dtype << " (" << element_bytes
+  std::cout << "KV cache, " << to_string(dtype) << " (" << element_bytes
             << " B/element); 'vs MHA' = elements per token per layer / 2*n_heads*d_h\n\n";
   table.print(std::cout);
   return 0;
@@ -83,8 +86,7 @@ Command add_kv_command(CLI::App& root) {
   app->add_option("--context", o->context, "Context length in tokens")
       ->check(CLI::Range(1, 1 << 30));
   app->add_option("--batch", o->batch, "Sequences")->check(CLI::Range(1, 1 << 20));
-  app->add_option("--dtype", o->dtype, "Cache element type: fp32, bf16, fp16, fp8")
-      ->check(CLI::IsMember({"fp32", "bf16", "fp16", "fp8"}));
+  app->add_option("--dtype", o->dtype, "Cache element type: fp32, bf16, fp16, fp8");
   app->add_flag("--json", o->json, "Print JSON records instead of a table");
   return {app, [o]() { return run_kv(*o); }};
 }

@@ -1,12 +1,15 @@
 // `attnlab run`: runs one attention layer on real inputs. Reads hidden_states [B, S, hidden]
 // (any float dtype) and optional position_ids [B, S] (I64; default 0..S-1) from a safetensors
-// file, runs the chosen implementation in the chosen phase (decode feeds the tokens one at a
-// time through the KV cache), and writes attn_output [B, S, hidden] in the input's dtype.
-// Weights come from --weights (Hugging Face names, optional --prefix) or are seeded random.
+// file, runs the chosen implementation (--backend, --form, --dtype: what the registry lists) in the
+// chosen phase (decode feeds the tokens one at a time through the KV cache), and writes attn_output
+// [B, S, hidden] in the input's dtype. Weights come from --weights (Hugging Face names, optional
+// --prefix) or are seeded random.
 #include <omp.h>
 
+#include <algorithm>
 #include <cmath>
 #include <iostream>
+#include <optional>
 
 #include "cli/commands.h"
 #include "core/error.h"
@@ -27,7 +30,8 @@ struct RunOptions {
   std::string input_path;
   std::string out_path;
   std::string backend = "cpu";
-  std::string impl;  // "" = default form for the config
+  std::string form;   // "" = default form for the config
+  std::string dtype;  // "" = the backend's first (fp32; fp64 for the reference)
   std::string phase = "prefill";
   int threads = 0;
   bool write_lse = false;
@@ -79,14 +83,35 @@ Inputs read_inputs(const std::string& path, const LayerConfig& config) {
   return in;
 }
 
+// The registry entry `run` uses; a dtype the backend does not store is a one-line error
+// listing the ones it does.
+const Implementation& find_run_implementation(const std::string& backend, ImplForm form,
+                                              std::optional<DType> dtype) {
+  std::vector<std::string> stored;
+  for (const Implementation& impl : implementations()) {
+    if (impl.backend != backend || impl.form != form) continue;
+    if (!dtype || impl.dtype == *dtype) return impl;
+    stored.push_back(to_string(impl.dtype));
+  }
+  if (stored.empty())
+    throw Error("--backend " + backend + " has no " + to_string(form) + " implementation");
+  throw Error("--dtype " + std::string(to_string(*dtype)) + ": backend " + backend +
+              " stores its cache in " + join_choices(stored));
+}
+
 int run_layer(const RunOptions& o) {
   if (o.threads > 0) omp_set_num_threads(o.threads);
   const LayerConfig config = resolve_model(o.model);
-  const ImplForm form = o.impl.empty() ? default_form(config) : parse_impl_form(o.impl);
+  const std::vector<std::string> backends = registered_backends();
+  if (std::find(backends.begin(), backends.end(), o.backend) == backends.end())
+    throw Error("--backend '" + o.backend + "' is not one of " + join_choices(backends));
+  std::optional<DType> dtype;
+  if (!o.dtype.empty()) dtype = parse_dtype(o.dtype, registered_dtypes(), "--dtype");
+  const ImplForm form = o.form.empty() ? default_form(config) : parse_impl_form(o.form);
   if (!form_supported(config, form))
-    throw Error("--impl " + std::string(to_string(form)) + " does not apply to attention '" +
+    throw Error("--form " + std::string(to_string(form)) + " does not apply to attention '" +
                 to_string(config.attention) + "' of model '" + config.name + "'");
-  const Implementation& impl = find_implementation(o.backend, form);
+  const Implementation& impl = find_run_implementation(o.backend, form, dtype);
   const Phase phase = parse_phase(o.phase);
   const Weights weights = o.weights_path.empty()
                               ? random_weights(config, o.seed)
@@ -123,9 +148,14 @@ Command add_run_command(CLI::App& root) {
       ->required();
   app->add_option("--out", o->out_path, "Output file (safetensors, attn_output)")->required();
   app->add_option("--backend", o->backend,
-                  "cpu (fast, fp32 cache), cpu-plain (plain loops) or reference (fp64)")
-      ->check(CLI::IsMember({"cpu", "cpu-plain", "reference"}));
-  app->add_option("--impl", o->impl,
+                  "A registered backend: " + join_choices(registered_backends()) +
+                      " (cpu: fast kernels; cpu-plain: plain loops; reference: fp64)");
+  std::vector<std::string> dtype_names;
+  for (DType d : registered_dtypes()) dtype_names.push_back(to_string(d));
+  app->add_option("--dtype", o->dtype,
+                  "KV-cache element type, one the backend stores: " + join_choices(dtype_names) +
+                      " (default: fp32, or fp64 for the reference)");
+  app->add_option("--form", o->form,
                   "standard (MHA/GQA/MQA), naive or absorb (MLA); default: "
                   "standard, or absorb for MLA")
       ->check(CLI::IsMember({"standard", "naive", "absorb"}));

@@ -22,7 +22,7 @@ struct VerifyOptions {
   std::string config = "default";
   std::string json_path;
   std::string junit_path;
-  std::string impl_filter;  // substring of Implementation::id()
+  std::string filter;  // substring of Implementation::id()
   std::string fault;
   bool show_skipped = false;
   int threads = 0;
@@ -38,8 +38,8 @@ std::vector<Implementation> chosen_implementations(const VerifyOptions& o) {
   }
   std::vector<Implementation> kept;
   for (const Implementation& impl : impls)
-    if (impl.id().find(o.impl_filter) != std::string::npos) kept.push_back(impl);
-  if (kept.empty()) throw Error("--impl '" + o.impl_filter + "' matches no implementation");
+    if (impl.id().find(o.filter) != std::string::npos) kept.push_back(impl);
+  if (kept.empty()) throw Error("--filter '" + o.filter + "' matches no implementation");
   return kept;
 }
 
@@ -97,7 +97,7 @@ Command add_verify_command(CLI::App& root) {
                   "Verify config: a JSON file {\"cases\": [...]} or a built-in name (default, ci)");
   app->add_option("--json", o->json_path, "Also write every row as JSON to this file");
   app->add_option("--junit", o->junit_path, "Also write JUnit XML to this file");
-  app->add_option("--impl", o->impl_filter,
+  app->add_option("--filter", o->filter,
                   "Only implementations whose id (backend/form/dtype) contains this text");
   app->add_option("--inject-fault", o->fault,
                   "Run the CPU backend with a deliberate bug instead (softmax_scale, rope_pairs, "

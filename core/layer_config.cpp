@@ -8,7 +8,6 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
-#include "variants/variant_spec.h"
 
 namespace attnlab {
 
@@ -294,6 +293,12 @@ json layer_config_to_json(const LayerConfig& c) {
   if (c.softmax_scale) j["softmax_scale"] = *c.softmax_scale;
   if (!c.source.empty()) j["source"] = c.source;
   return j;
+}
+
+std::vector<std::string> projection_names(const LayerConfig& config) {
+  if (!config.is_mla()) return {"q_proj", "k_proj", "v_proj", "o_proj"};
+  if (config.q_lora_rank == 0) return {"q_proj", "kv_a_proj_with_mqa", "kv_b_proj", "o_proj"};
+  return {"q_a_proj", "q_b_proj", "kv_a_proj_with_mqa", "kv_b_proj", "o_proj"};
 }
 
 }  // namespace attnlab

@@ -9,6 +9,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json_fwd.hpp>
 
@@ -65,6 +66,10 @@ struct LayerConfig {
   int64_t kv_heads() const;
   double scale() const;
 };
+
+// The projections of a variant, in forward order (Hugging Face names, e.g. "kv_b_proj"): what
+// `biases` may name. Their weight tensors and shapes are variants/variant_spec.h's.
+std::vector<std::string> projection_names(const LayerConfig& config);
 
 // Parses and validates; throws attnlab::Error("<origin>: <field>: <problem>") on the first
 // problem found. `origin` names the input (a file path or "preset 'x'") in messages.

@@ -1,10 +1,9 @@
-// Weights lookup and deterministic random initialisation; see weights.h.
+// Weights lookup and the deterministic sampler, activations and positions; see weights.h.
 #include "core/weights.h"
 
 #include <cmath>
 
 #include "core/error.h"
-#include "variants/variant_spec.h"
 
 namespace attnlab {
 
@@ -51,29 +50,6 @@ double NormalSampler::next(double stddev) {
   spare_ = r * std::sin(angle);
   has_spare_ = true;
   return r * std::cos(angle) * stddev;
-}
-
-Weights random_weights(const LayerConfig& config, uint64_t seed) {
-  Weights weights;
-  NormalSampler sampler(seed);
-  for (const WeightSpec& spec : weight_specs(config)) {
-    Tensor<double> t(spec.shape);
-    switch (spec.role) {
-      case WeightRole::linear_weight: {
-        const double stddev = 1.0 / std::sqrt(static_cast<double>(spec.shape[1]));
-        for (double& v : t.data) v = sampler.next(stddev);
-        break;
-      }
-      case WeightRole::linear_bias:
-        for (double& v : t.data) v = sampler.next(0.5);
-        break;
-      case WeightRole::norm_weight:
-        for (double& v : t.data) v = 1.0 + sampler.next(0.1);
-        break;
-    }
-    weights.tensors.emplace(spec.name, std::move(t));
-  }
-  return weights;
 }
 
 Tensor<double> random_activations(int64_t batch, int64_t seq, int64_t hidden, uint64_t seed) {

@@ -1,7 +1,8 @@
 // Weights: the named tensors of one attention layer, keyed by Hugging Face names without a
 // prefix ("q_proj.weight", "kv_a_layernorm.weight", ...), held as an fp64 master copy. Every
 // implementation converts from it once, at construction. Weights come from a safetensors file
-// (io/layer_weights.h) or from random_weights() below.
+// (io/layer_weights.h) or from random_weights() (variants/variant_spec.h: it needs the
+// variant's weight specs).
 #pragma once
 
 #include <cstdint>
@@ -20,11 +21,6 @@ struct Weights {
   // Throws attnlab::Error naming the tensor when it is absent.
   const Tensor<double>& get(const std::string& name) const;
 };
-
-// Seeded random weights with the shapes of weight_specs(config): linear weights ~ N(0, 1/in)
-// (keeps activations O(1) layer to layer), biases ~ N(0, 0.25), norm weights ~ 1 + N(0, 0.01).
-// Deterministic across platforms for a given seed (own normal sampler over mt19937_64).
-Weights random_weights(const LayerConfig& config, uint64_t seed);
 
 // Deterministic N(0, stddev^2) samples, the same on every platform for a given seed.
 class NormalSampler {

@@ -218,92 +218,23 @@ std::vector<int64_t> context_then_query(const Case& c) {
   return {c.context, c.seq};
 }
 
-namespace {
-
-// Tokens [first, first + count) of every sequence of a [B, T, ...] tensor.
-template <class T>
-Tensor<T> token_range(const Tensor<T>& t, int64_t first, int64_t count) {
-  const int64_t batch = t.dim(0), seq = t.dim(1);
-  const int64_t width = t.shape.size() > 2 ? t.dim(2) : 1;
-  Shape shape = t.shape;
-  shape[1] = count;
-  Tensor<T> part(shape);
-  for (int64_t b = 0; b < batch; ++b)
-    std::copy_n(t.data.begin() + (b * seq + first) * width, count * width,
-                part.data.begin() + b * count * width);
-  return part;
-}
-
-// Writes part [B, count, w] into tokens [first, first + count) of whole [B, T, w].
-template <class Src>
-void put_tokens(const Src* part, Tensor<double>& whole, int64_t first, int64_t count) {
-  const int64_t batch = whole.dim(0), seq = whole.dim(1), width = whole.dim(2);
-  for (int64_t b = 0; b < batch; ++b)
-    for (int64_t i = 0; i < count * width; ++i)
-      whole.data[(b * seq + first) * width + i] = static_cast<double>(part[b * count * width + i]);
-}
-
-void check_chunks(const std::vector<int64_t>& chunks, int64_t tokens) {
-  int64_t sum = 0;
-  for (int64_t n : chunks) {
-    if (n < 1) throw std::logic_error("props: a chunk must hold at least one token");
-    sum += n;
-  }
-  if (sum != tokens) throw std::logic_error("props: chunks do not cover the tokens");
-}
-
-}  // namespace
-
 RunOutput run_reference(const LayerConfig& config, const Weights& weights, ImplForm form,
                         const Tensor<double>& x, const Tensor<int64_t>& positions,
                         const std::vector<int64_t>& chunks) {
-  const int64_t batch = x.dim(0), tokens = x.dim(1);
-  check_chunks(chunks, tokens);
-  RunOutput r{Tensor<double>({batch, tokens, config.hidden_size}),
-              Tensor<double>({batch, tokens, config.n_heads}), 0};
-  reference::Cache cache;
-  int64_t first = 0;
-  for (int64_t n : chunks) {
-    const reference::Result part = reference::forward(
-        config, weights, form, token_range(x, first, n), token_range(positions, first, n), cache);
-    put_tokens(part.out.ptr(), r.out, first, n);
-    put_tokens(part.lse.ptr(), r.lse, first, n);
-    first += n;
-  }
-  for (const Tensor<double>& part : cache.parts) r.cache_bytes += part.numel() * sizeof(double);
-  return r;
+  return run_reference_through(config, weights, form, x, positions, chunks);
 }
 
 RunOutput run_attention(const Attention& attention, const LayerConfig& config,
                         const Tensor<double>& x, const Tensor<int64_t>& positions,
                         const std::vector<int64_t>& chunks) {
-  const int64_t batch = x.dim(0), tokens = x.dim(1);
-  check_chunks(chunks, tokens);
-  RunOutput r{Tensor<double>({batch, tokens, config.hidden_size}),
-              Tensor<double>({batch, tokens, config.n_heads}), 0};
-  // Slack slots that are never written: the CPU cache holds NaN there, so a read past the
-  // written slots poisons the output.
-  const std::unique_ptr<KvCache> cache = attention.make_cache(batch, tokens + 3);
-  r.cache_bytes = cache->bytes_allocated();
-  int64_t first = 0;
-  for (int64_t n : chunks) {
-    const Tensor<double> xs = token_range(x, first, n);
-    const std::vector<float> xf(xs.data.begin(), xs.data.end());
-    const Tensor<int64_t> ps = token_range(positions, first, n);
-    std::vector<float> out(batch * n * config.hidden_size), lse(batch * n * config.n_heads);
-    attention.forward(xf.data(), ps.ptr(), batch, n, *cache, out.data(), lse.data());
-    put_tokens(out.data(), r.out, first, n);
-    put_tokens(lse.data(), r.lse, first, n);
-    first += n;
-  }
-  return r;
+  return run_through(attention, config, x, positions, chunks);
 }
 
 CpuUnderTest plain_cpu(cpu::Fault fault) {
   CpuUnderTest cpu;
   cpu.name = "cpu-plain/fp32";
   if (fault != cpu::Fault::none) cpu.name += std::string(" with fault ") + cpu::to_string(fault);
-  cpu.dtype = "fp32";
+  cpu.dtype = DType::fp32;
   cpu.row_exact = true;
   cpu.make = [fault](const LayerConfig& config, const Weights& weights, ImplForm form) {
     return cpu::make_plain_attention(config, weights, form, fault);
@@ -315,7 +246,7 @@ std::vector<CpuUnderTest> registered_cpus() {
   std::vector<CpuUnderTest> cpus;
   for (const Implementation& impl : implementations()) {
     if (impl.backend == "reference" || !impl.make_attention) continue;
-    const std::string name = impl.backend + "/" + impl.dtype;
+    const std::string name = impl.backend + "/" + to_string(impl.dtype);
     bool known = false;
     for (const CpuUnderTest& cpu : cpus) known = known || cpu.name == name;
     if (known) continue;
@@ -339,32 +270,15 @@ RunOutput run_cpu(const CpuUnderTest& cpu, const Layer& layer, ImplForm form,
   return run_attention(*attention, layer.config, x, positions, chunks);
 }
 
-Implementation plain_cpu_with_fault(ImplForm form, cpu::Fault fault) {
-  Implementation impl;
-  impl.backend = "cpu-plain-fault-" + std::string(cpu::to_string(fault));
-  impl.form = form;
-  impl.dtype = "fp32";
-  impl.supports = [form](const LayerConfig& c) { return form_supported(c, form); };
-  impl.run_chunks = [form, fault](const LayerConfig& c, const Weights& w, const Tensor<double>& x,
-                                  const Tensor<int64_t>& p, int64_t chunk) {
-    const int64_t tokens = x.dim(1);
-    std::vector<int64_t> chunks;
-    for (int64_t first = 0; first < tokens; first += chunk)
-      chunks.push_back(std::min(chunk, tokens - first));
-    return run_cpu(plain_cpu(fault), Layer{c, w}, form, x, p, chunks);
-  };
-  return impl;
-}
-
 void assert_conforms(const char* what, const RunOutput& actual, const RunOutput& expected,
-                     const std::string& dtype) {
+                     DType dtype) {
   RC_ASSERT(actual.out.shape == expected.out.shape);
   RC_ASSERT(actual.lse.shape == expected.lse.shape);
   CaseResult r;
   judge(actual, expected, tolerance_for(dtype), r);
   if (r.status != CaseStatus::pass) {
     std::ostringstream os;
-    os << what << " (" << dtype << " tolerance): " << r.detail << "; max abs error "
+    os << what << " (" << to_string(dtype) << " tolerance): " << r.detail << "; max abs error "
        << r.max_abs_error << ", NMSE " << r.nmse << ", LSE max abs error " << r.lse_max_abs_error;
     RC_FAIL(os.str());
   }
@@ -412,20 +326,16 @@ void assert_identical(const char* what, const RunOutput& actual, const RunOutput
 }
 
 Tensor<double> first_tokens(const Tensor<double>& t, int64_t count) {
-  return token_range(t, 0, count);
+  return token_slice(t, 0, count);
 }
 
 RunOutput first_tokens(const RunOutput& r, int64_t count) {
-  return {first_tokens(r.out, count), first_tokens(r.lse, count), r.cache_bytes};
+  return token_slice(r, 0, count);
 }
 
 template <class T>
 Tensor<T> one_sequence(const Tensor<T>& t, int64_t b) {
-  Shape shape = t.shape;
-  shape[0] = 1;
-  const int64_t per_sequence = shape_numel(shape);
-  return Tensor<T>(shape, std::vector<T>(t.data.begin() + b * per_sequence,
-                                         t.data.begin() + (b + 1) * per_sequence));
+  return sequence_slice(t, b, 1);
 }
 template Tensor<double> one_sequence(const Tensor<double>&, int64_t);
 template Tensor<int64_t> one_sequence(const Tensor<int64_t>&, int64_t);

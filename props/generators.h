@@ -108,9 +108,10 @@ std::vector<int64_t> one_chunk(int64_t tokens);
 std::vector<int64_t> decode_chunks(int64_t tokens);
 std::vector<int64_t> context_then_query(const Case& c);
 
-// Runs every token of x [B, T, hidden] through one fresh cache (CPU: capacity T + 3, the slack
-// never written), `chunks[i]` tokens per
-// forward; out [B, T, hidden] and lse [B, T, H] in a RunOutput (cache_bytes set).
+// Runs every token of x [B, T, hidden] through one fresh cache (CPU: capacity T + kCacheSlack,
+// the slack never written), `chunks[i]` tokens per forward; out [B, T, hidden] and lse [B, T, H]
+// in a RunOutput (cache_bytes set). Thin names for registry/driver.h's run_reference_through
+// and run_through, the one driver.
 RunOutput run_reference(const LayerConfig& config, const Weights& weights, ImplForm form,
                         const Tensor<double>& x, const Tensor<int64_t>& positions,
                         const std::vector<int64_t>& chunks);
@@ -125,7 +126,7 @@ using CpuFactory =
     std::function<std::unique_ptr<Attention>(const LayerConfig&, const Weights&, ImplForm)>;
 struct CpuUnderTest {
   std::string name;  // e.g. "cpu-plain/fp32", "cpu/bf16", "cpu-plain/fp32 with fault rope_pairs"
-  std::string dtype;
+  DType dtype = DType::fp32;
   bool row_exact = false;
   CpuFactory make;
 };
@@ -141,16 +142,11 @@ RunOutput run_cpu(const CpuUnderTest& cpu, const Layer& layer, ImplForm form,
                   const Tensor<double>& x, const Tensor<int64_t>& positions,
                   const std::vector<int64_t>& chunks);
 
-// A registry-style Implementation of the plain CPU backend with a fault
-// ("cpu-plain-fault-<fault>/<form>/fp32"), driven like registry.cpp's entries (`chunk` tokens per
-// forward) through run_attention.
-Implementation plain_cpu_with_fault(ImplForm form, cpu::Fault fault);
-
 // ---- assertions (inside a rapidcheck property) ------------------------------------------------
 
 // `actual` within tolerance_for(dtype) of `expected` by verify's judge(): the gate's own policy.
 void assert_conforms(const char* what, const RunOutput& actual, const RunOutput& expected,
-                     const std::string& dtype);
+                     DType dtype);
 // max |a - e| <= bound * max(1, max |e|), for outputs and for LSE (when both are non-empty).
 void assert_close(const char* what, const RunOutput& actual, const RunOutput& expected,
                   double bound);

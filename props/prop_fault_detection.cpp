@@ -25,9 +25,11 @@ ConfigOptions roped() {
 }
 
 std::vector<Implementation> faulty_implementations(Fault fault) {
-  return {plain_cpu_with_fault(ImplForm::standard, fault),
-          plain_cpu_with_fault(ImplForm::naive, fault),
-          plain_cpu_with_fault(ImplForm::absorb, fault)};
+  // The registry's faulty entries (the ones `attnlab verify --inject-fault` runs).
+  std::vector<Implementation> impls;
+  for (ImplForm form : {ImplForm::standard, ImplForm::naive, ImplForm::absorb})
+    impls.push_back(faulty_cpu_implementation(form, cpu::to_string(fault)));
+  return impls;
 }
 
 // The conformance property (10) over the faulty CPU backend instead of the registry.

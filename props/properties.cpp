@@ -1,5 +1,5 @@
 // The property bodies; see properties.h. Tolerances: comparisons that differ only by fp64
-// reassociation use tolerance_for("fp64"); a CPU implementation is judged with
+// reassociation use tolerance_for(DType::fp64); a CPU implementation is judged with
 // tolerance_for(cpu.dtype) — both through verify's judge(), the policy of `attnlab verify`.
 // Comparisons where the two runs do exactly the same arithmetic on the rows in question are
 // bit-for-bit: always for the reference, and for CPU implementations that are row-exact
@@ -48,7 +48,7 @@ void absorb_equals_naive_reference(const LayerConfig& config, const Case& c) {
   for (const std::vector<int64_t>& chunks : {context_then_query(c), decode_chunks(c.tokens())}) {
     const RunOutput naive = reference_of(in.layer, ImplForm::naive, in.x, in.positions, chunks);
     const RunOutput absorb = reference_of(in.layer, ImplForm::absorb, in.x, in.positions, chunks);
-    assert_conforms("reference absorb vs naive", absorb, naive, "fp64");
+    assert_conforms("reference absorb vs naive", absorb, naive, DType::fp64);
   }
 }
 
@@ -112,7 +112,7 @@ void rope_layout_swap(const LayerConfig& config, const Case& c, const CpuUnderTe
   const RunOutput truth = reference_of(in.layer, defining_form(config), in.x, in.positions, chunks);
   for (ImplForm form : impl_forms_for(config)) {
     assert_conforms("reference, other layout",
-                    reference_of(swapped, form, in.x, in.positions, chunks), truth, "fp64");
+                    reference_of(swapped, form, in.x, in.positions, chunks), truth, DType::fp64);
     assert_conforms("cpu, other layout", run_cpu(cpu, swapped, form, in.x, in.positions, chunks),
                     truth, cpu.dtype);
   }
@@ -179,7 +179,8 @@ void gqa_special_cases(const LayerConfig& config, const Case& c, const CpuUnderT
   const std::vector<int64_t> chunks = context_then_query(c);
   const RunOutput truth = reference_of(in.layer, ImplForm::standard, in.x, in.positions, chunks);
   assert_conforms("reference, gqa_as_mha",
-                  reference_of(mha, ImplForm::standard, in.x, in.positions, chunks), truth, "fp64");
+                  reference_of(mha, ImplForm::standard, in.x, in.positions, chunks), truth,
+                  DType::fp64);
   assert_conforms("cpu, gqa_as_mha",
                   run_cpu(cpu, mha, ImplForm::standard, in.x, in.positions, chunks), truth,
                   cpu.dtype);
@@ -196,7 +197,8 @@ void chunked_equals_prefill(const LayerConfig& config, const Case& c,
     const RunOutput cpu_prefill = run_cpu(cpu, in.layer, form, in.x, in.positions, whole);
     const RunOutput cpu_chunked = run_cpu(cpu, in.layer, form, in.x, in.positions, chunks);
     assert_conforms("reference chunked vs prefill",
-                    reference_of(in.layer, form, in.x, in.positions, chunks), ref_prefill, "fp64");
+                    reference_of(in.layer, form, in.x, in.positions, chunks), ref_prefill,
+                    DType::fp64);
     assert_conforms("cpu chunked vs cpu prefill", cpu_chunked, cpu_prefill, cpu.dtype);
     assert_conforms("cpu chunked vs reference prefill", cpu_chunked, ref_prefill, cpu.dtype);
   }
@@ -275,7 +277,8 @@ void mla_as_mha_equivalence(const LayerConfig& config, const Case& c, const CpuU
   const std::vector<int64_t> chunks = context_then_query(c);
   const RunOutput truth = reference_of(in.layer, ImplForm::naive, in.x, in.positions, chunks);
   assert_conforms("reference, mla_as_mha",
-                  reference_of(mha, ImplForm::standard, in.x, in.positions, chunks), truth, "fp64");
+                  reference_of(mha, ImplForm::standard, in.x, in.positions, chunks), truth,
+                  DType::fp64);
   assert_conforms("cpu, mla_as_mha",
                   run_cpu(cpu, mha, ImplForm::standard, in.x, in.positions, chunks), truth,
                   cpu.dtype);
@@ -288,7 +291,7 @@ void gqa_as_mla_equivalence(const LayerConfig& config, const Case& c, const CpuU
   const RunOutput truth = reference_of(in.layer, ImplForm::standard, in.x, in.positions, chunks);
   for (ImplForm form : {ImplForm::naive, ImplForm::absorb}) {
     assert_conforms("reference, gqa_as_mla", reference_of(mla, form, in.x, in.positions, chunks),
-                    truth, "fp64");
+                    truth, DType::fp64);
     assert_conforms("cpu, gqa_as_mla", run_cpu(cpu, mla, form, in.x, in.positions, chunks), truth,
                     cpu.dtype);
   }
@@ -336,7 +339,7 @@ void sharded_sum(const LayerConfig& config, const Case& c, int64_t world_size,
       ref_ranks.push_back(reference_of(shard, form, in.x, in.positions, chunks));
       cpu_ranks.push_back(run_cpu(cpu, shard, form, in.x, in.positions, chunks));
     }
-    assert_conforms("reference, sum over ranks", combine_ranks(ref_ranks), truth, "fp64");
+    assert_conforms("reference, sum over ranks", combine_ranks(ref_ranks), truth, DType::fp64);
     assert_conforms("cpu, sum over ranks", combine_ranks(cpu_ranks), truth, cpu.dtype);
   }
 }

@@ -1,4 +1,4 @@
-// The implementation table and the generic prefill/decode driver; see registry.h.
+// The implementation table; see registry.h. The driver its entries run through is driver.cpp.
 #include "registry/registry.h"
 
 #include <algorithm>
@@ -41,93 +41,17 @@ RunOutput Implementation::run(const LayerConfig& config, const Weights& weights,
 
 namespace {
 
-// Extra cache slots beyond the tokens a run writes: never written, so NaN in the CPU backend.
-constexpr int64_t kCacheSlack = 3;
-
-void check_inputs(const LayerConfig& config, const Tensor<double>& x,
-                  const Tensor<int64_t>& positions) {
-  if (x.shape.size() != 3 || x.shape[2] != config.hidden_size)
-    throw Error("hidden_states has shape " + shape_to_string(x.shape) + ", expected [batch, seq, " +
-                std::to_string(config.hidden_size) + "]");
-  if (x.shape[0] < 1 || x.shape[1] < 1)
-    throw Error("hidden_states has shape " + shape_to_string(x.shape) +
-                ": batch and seq must be >= 1");
-  if (positions.shape != Shape{x.shape[0], x.shape[1]})
-    throw Error("position_ids has shape " + shape_to_string(positions.shape) + ", expected " +
-                shape_to_string({x.shape[0], x.shape[1]}));
-}
-
-// Copies tokens [s0, s0 + n) of every sequence of a [B, S, W] tensor.
-template <class T>
-std::vector<T> token_slice(const Tensor<T>& t, int64_t s0, int64_t n) {
-  const int64_t batch = t.shape[0], seq = t.shape[1];
-  const int64_t width = t.shape.size() > 2 ? t.shape[2] : 1;
-  std::vector<T> slice(batch * n * width);
-  for (int64_t b = 0; b < batch; ++b)
-    for (int64_t i = 0; i < n * width; ++i)
-      slice[(b * n) * width + i] = t.data[(b * seq + s0) * width + i];
-  return slice;
-}
-
-template <class Src>
-void scatter_tokens(const Src* src, Tensor<double>& dst, int64_t s0, int64_t n) {
-  const int64_t batch = dst.shape[0], seq = dst.shape[1], width = dst.shape[2];
-  for (int64_t b = 0; b < batch; ++b)
-    for (int64_t i = 0; i < n * width; ++i)
-      dst.data[(b * seq + s0) * width + i] = static_cast<double>(src[(b * n) * width + i]);
-}
-
-RunOutput run_fp32_attention(const Attention& attention, const LayerConfig& config,
-                             const Tensor<double>& x, const Tensor<int64_t>& positions,
-                             int64_t chunk) {
-  check_inputs(config, x, positions);
-  const int64_t batch = x.shape[0], seq = x.shape[1];
-  RunOutput result{Tensor<double>({batch, seq, config.hidden_size}),
-                   Tensor<double>({batch, seq, config.n_heads}), 0};
-  auto cache = attention.make_cache(batch, seq + kCacheSlack);
-  result.cache_bytes = cache->bytes_allocated();
-  for (int64_t s0 = 0; s0 < seq; s0 += chunk) {
-    const int64_t step = std::min(chunk, seq - s0);
-    const std::vector<double> xd = token_slice(x, s0, step);
-    const std::vector<float> xf(xd.begin(), xd.end());
-    const std::vector<int64_t> pos = token_slice(positions, s0, step);
-    std::vector<float> out(batch * step * config.hidden_size), lse(batch * step * config.n_heads);
-    attention.forward(xf.data(), pos.data(), batch, step, *cache, out.data(), lse.data());
-    scatter_tokens(out.data(), result.out, s0, step);
-    scatter_tokens(lse.data(), result.lse, s0, step);
-  }
-  return result;
-}
-
-RunOutput run_reference(const LayerConfig& config, const Weights& weights, ImplForm form,
-                        const Tensor<double>& x, const Tensor<int64_t>& positions, int64_t chunk) {
-  check_inputs(config, x, positions);
-  const int64_t batch = x.shape[0], seq = x.shape[1];
-  RunOutput result{Tensor<double>({batch, seq, config.hidden_size}),
-                   Tensor<double>({batch, seq, config.n_heads}), 0};
-  reference::Cache cache;
-  for (int64_t s0 = 0; s0 < seq; s0 += chunk) {
-    const int64_t step = std::min(chunk, seq - s0);
-    const Tensor<double> xs({batch, step, config.hidden_size}, token_slice(x, s0, step));
-    const Tensor<int64_t> ps({batch, step}, token_slice(positions, s0, step));
-    const reference::Result r = reference::forward(config, weights, form, xs, ps, cache);
-    scatter_tokens(r.out.ptr(), result.out, s0, step);
-    scatter_tokens(r.lse.ptr(), result.lse, s0, step);
-  }
-  for (const Tensor<double>& part : cache.parts)
-    result.cache_bytes += part.numel() * sizeof(double);
-  return result;
-}
-
 Implementation reference_entry(ImplForm form) {
   Implementation impl;
   impl.backend = "reference";
   impl.form = form;
-  impl.dtype = "fp64";
+  impl.dtype = DType::fp64;
   impl.supports = [form](const LayerConfig& c) { return form_supported(c, form); };
   impl.run_chunks = [form](const LayerConfig& c, const Weights& w, const Tensor<double>& x,
-                           const Tensor<int64_t>& p,
-                           int64_t chunk) { return run_reference(c, w, form, x, p, chunk); };
+                           const Tensor<int64_t>& p, int64_t chunk) {
+    check_run_inputs(c, x, p);
+    return run_reference_through(c, w, form, x, p, even_chunks(x.dim(1), chunk));
+  };
   return impl;
 }
 
@@ -137,7 +61,7 @@ Implementation cpu_plain_entry(ImplForm form, cpu::Fault fault = cpu::Fault::non
   Implementation impl;
   impl.backend = backend;
   impl.form = form;
-  impl.dtype = "fp32";
+  impl.dtype = DType::fp32;
   impl.supports = [form](const LayerConfig& c) { return form_supported(c, form); };
   impl.make_attention = [form, fault](const LayerConfig& c, const Weights& w) {
     return cpu::make_plain_attention(c, w, form, fault);
@@ -145,7 +69,7 @@ Implementation cpu_plain_entry(ImplForm form, cpu::Fault fault = cpu::Fault::non
   impl.run_chunks = [make = impl.make_attention](const LayerConfig& c, const Weights& w,
                                                  const Tensor<double>& x, const Tensor<int64_t>& p,
                                                  int64_t chunk) {
-    return run_fp32_attention(*make(c, w), c, x, p, chunk);
+    return run_through(*make(c, w), c, x, p, chunk);
   };
   return impl;
 }
@@ -156,7 +80,7 @@ Implementation cpu_fast_entry(ImplForm form, DType dtype) {
   Implementation impl;
   impl.backend = "cpu";
   impl.form = form;
-  impl.dtype = to_string(dtype);
+  impl.dtype = dtype;
   impl.supports = [form](const LayerConfig& c) { return form_supported(c, form); };
   impl.make_attention = [form, dtype](const LayerConfig& c,
                                       const Weights& w) -> std::unique_ptr<Attention> {
@@ -165,7 +89,7 @@ Implementation cpu_fast_entry(ImplForm form, DType dtype) {
   impl.run_chunks = [make = impl.make_attention](const LayerConfig& c, const Weights& w,
                                                  const Tensor<double>& x, const Tensor<int64_t>& p,
                                                  int64_t chunk) {
-    return run_fp32_attention(*make(c, w), c, x, p, chunk);
+    return run_through(*make(c, w), c, x, p, chunk);
   };
   return impl;
 }
@@ -177,7 +101,7 @@ Implementation cuda_entry(ImplForm form, DType dtype) {
   Implementation impl;
   impl.backend = "cuda";
   impl.form = form;
-  impl.dtype = to_string(dtype);
+  impl.dtype = dtype;
   impl.unavailable = [] { return cuda::unavailable_reason(); };
   impl.supports = [form](const LayerConfig& c) {
     return cuda::unavailable_reason().empty() && form_supported(c, form);
@@ -190,7 +114,7 @@ Implementation cuda_entry(ImplForm form, DType dtype) {
     };
   impl.run_chunks = [form, dtype](const LayerConfig& c, const Weights& w, const Tensor<double>& x,
                                   const Tensor<int64_t>& p, int64_t chunk) {
-    return run_fp32_attention(*cuda::make_cuda_attention(c, w, form, dtype), c, x, p, chunk);
+    return run_through(*cuda::make_cuda_attention(c, w, form, dtype), c, x, p, chunk);
   };
   return impl;
 }
@@ -204,13 +128,10 @@ const std::vector<Implementation>& implementations() {
     for (ImplForm form : {ImplForm::standard, ImplForm::naive, ImplForm::absorb}) {
       t.push_back(reference_entry(form));
       // fp32 first: find_implementation("cpu", form) without a dtype picks it.
-      for (auto dtype : {DType::fp32, DType::bf16,
-                         DType::fp16})
-        t.push_back(cpu_fast_entry(form, dtype));
+      for (DType dtype : cache_dtypes()) t.push_back(cpu_fast_entry(form, dtype));
       t.push_back(cpu_plain_entry(form));
 #ifdef ATTNLAB_HAVE_CUDA
-      for (auto dtype : {DType::fp32, DType::bf16, DType::fp16})
-        t.push_back(cuda_entry(form, dtype));
+      for (DType dtype : cache_dtypes()) t.push_back(cuda_entry(form, dtype));
 #endif
     }
     return t;
@@ -233,15 +154,39 @@ Implementation faulty_cpu_implementation(ImplForm form, const std::string& fault
 }
 
 const Implementation& find_implementation(const std::string& backend, ImplForm form,
-                                          const std::string& dtype) {
+                                          std::optional<DType> dtype) {
   for (const Implementation& impl : implementations())
-    if (impl.backend == backend && impl.form == form && (dtype.empty() || impl.dtype == dtype))
+    if (impl.backend == backend && impl.form == form && (!dtype || impl.dtype == *dtype))
       return impl;
   std::string known;
   for (const Implementation& impl : implementations())
     known += (known.empty() ? "" : ", ") + impl.id();
   throw Error("no implementation " + backend + "/" + to_string(form) +
-              (dtype.empty() ? "" : "/" + dtype) + " (registered: " + known + ")");
+              (dtype ? std::string("/") + to_string(*dtype) : std::string()) +
+              " (registered: " + known + ")");
+}
+
+std::vector<std::string> registered_backends() {
+  std::vector<std::string> backends;
+  for (const Implementation& impl : implementations())
+    if (std::find(backends.begin(), backends.end(), impl.backend) == backends.end())
+      backends.push_back(impl.backend);
+  return backends;
+}
+
+std::vector<DType> registered_dtypes() {
+  std::vector<DType> dtypes;
+  for (const Implementation& impl : implementations())
+    if (std::find(dtypes.begin(), dtypes.end(), impl.dtype) == dtypes.end())
+      dtypes.push_back(impl.dtype);
+  return dtypes;
+}
+
+std::string join_choices(const std::vector<std::string>& choices) {
+  std::string text;
+  for (size_t i = 0; i < choices.size(); ++i)
+    text += (i == 0 ? "" : i + 1 == choices.size() ? " or " : ", ") + choices[i];
+  return text;
 }
 
 }  // namespace attnlab

@@ -3,23 +3,27 @@
 // implementation here is all it takes to have it verified. Each entry says which configs it
 // supports; callers report unsupported combinations as skipped, never as passed.
 //
-// Every entry runs through the same driver: fp64 inputs in, fp64 outputs out (converted at the
-// edges), `chunk` tokens per forward through the implementation's own KV cache: prefill = all
-// tokens in one forward, decode = one token per forward, anything between = chunked prefill.
-// The cache gets a few slots more than needed; the CPU backend fills unused slots with NaN, so a
-// read past the valid length poisons the output and fails verification.
+// Every entry runs through the one driver (registry/driver.h): fp64 inputs in, fp64 outputs out
+// (converted at the edges), `chunk` tokens per forward through the implementation's own KV
+// cache: prefill = all tokens in one forward, decode = one token per forward, anything between
+// = chunked prefill. The cache gets a few slots more than needed; the CPU and CUDA backends fill
+// unused slots with NaN, so a read past the valid length poisons the output and fails
+// verification.
 #pragma once
 
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "core/attention.h"
+#include "core/dtype.h"
 #include "core/layer_config.h"
 #include "core/tensor.h"
 #include "core/weights.h"
+#include "registry/driver.h"
 #include "variants/variant_spec.h"
 
 namespace attnlab {
@@ -28,18 +32,12 @@ enum class Phase { prefill, decode };
 const char* to_string(Phase phase);
 Phase parse_phase(const std::string& text);  // throws attnlab::Error
 
-struct RunOutput {
-  Tensor<double> out;      // [B, S, hidden]
-  Tensor<double> lse;      // [B, S, n_heads]
-  size_t cache_bytes = 0;  // bytes the implementation allocated for its KV cache
-};
-
 struct Implementation {
   std::string backend;  // "reference", "cpu" (fast), "cpu-plain", "cuda"
   ImplForm form;
-  // Cache storage type: "fp64" (reference), "fp32", "bf16", "fp16" (CPU: fp32 compute and
-  // accumulation whatever the storage).
-  std::string dtype;
+  // Cache storage type: fp64 (reference), fp32, bf16, fp16 (CPU and CUDA: fp32 compute and
+  // accumulation whatever the storage). Results files name it with to_string(dtype).
+  DType dtype = DType::fp32;
   std::function<bool(const LayerConfig&)> supports;
   // Runs x [B, S, hidden] at positions [B, S] through a fresh cache, `chunk` tokens per forward.
   std::function<RunOutput(const LayerConfig&, const Weights&, const Tensor<double>& x,
@@ -58,13 +56,19 @@ struct Implementation {
 
   RunOutput run(const LayerConfig& config, const Weights& weights, const Tensor<double>& x,
                 const Tensor<int64_t>& positions, Phase phase) const;
-  std::string id() const { return backend + "/" + to_string(form) + "/" + dtype; }
+  std::string id() const { return backend + "/" + to_string(form) + "/" + to_string(dtype); }
 };
 
 const std::vector<Implementation>& implementations();
-// Throws attnlab::Error listing what exists when nothing matches. dtype "" = the first one.
+// Throws attnlab::Error listing what exists when nothing matches. No dtype = the first one.
 const Implementation& find_implementation(const std::string& backend, ImplForm form,
-                                          const std::string& dtype = "");
+                                          std::optional<DType> dtype = std::nullopt);
+// The backends and the cache dtypes the registry lists, in table order without repeats (the
+// reference's fp64 included): what `attnlab run --backend/--dtype` and sweeps accept.
+std::vector<std::string> registered_backends();
+std::vector<DType> registered_dtypes();
+// "a, b or c": how one-line errors list the accepted values.
+std::string join_choices(const std::vector<std::string>& choices);
 // The form used when the user names none: standard for MHA/GQA/MQA, absorb for MLA.
 ImplForm default_form(const LayerConfig& config);
 // The form that defines a variant's math, whose fp64 reference is the truth every

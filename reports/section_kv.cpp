@@ -5,6 +5,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "core/dtype.h"
 #include "core/error.h"
 #include "core/layer_config.h"
 #include "reports/format.h"
@@ -58,7 +59,8 @@ Section kv_section(const std::vector<ResultsFile>& files, int64_t context) {
       const ImplForm form = parse_impl_form(c.impl());
       double element_bytes = 0;
       try {
-        element_bytes = cache_element_bytes(c.dtype());
+        element_bytes = double(bytes_per_element(
+            parse_dtype(c.dtype(), {DType::fp64, DType::fp32, DType::bf16, DType::fp16})));
       } catch (const Error& e) {
         throw Error(where + ": " + e.what());
       }

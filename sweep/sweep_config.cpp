@@ -97,7 +97,7 @@ bool excluded_by(const json& rule, const SweepCase& c, const std::string& model_
     const json& v = *it;
     const bool match =
         (k == "model" && v == model_label) || (k == "impl" && v == to_string(c.form)) ||
-        (k == "backend" && v == c.backend) || (k == "dtype" && v == c.dtype) ||
+        (k == "backend" && v == c.backend) || (k == "dtype" && v == to_string(c.dtype)) ||
         (k == "phase" && v == to_string(c.phase)) || (k == "batch" && v == c.batch) ||
         (k == "context" && c.phase == Phase::decode && v == c.context) ||
         (k == "seq" && c.phase == Phase::prefill && v == c.new_tokens) ||
@@ -138,25 +138,18 @@ std::string fnv1a_hex(const std::string& text) {
 
 std::string SweepCase::name() const {
   std::string n = std::string(to_string(phase)) + "/" + model + "/" + to_string(form) + "/" +
-                  backend + "/" + dtype + "/b" + std::to_string(batch) + "/";
+                  backend + "/" + to_string(dtype) + "/b" + std::to_string(batch) + "/";
   n +=
       phase == Phase::decode ? "ctx" + std::to_string(context) : "seq" + std::to_string(new_tokens);
   return n + "/t" + std::to_string(threads);
-}
-
-double cache_element_bytes(const std::string& dtype) {
-  if (dtype == "fp32") return 4;
-  if (dtype == "bf16" || dtype == "fp16") return 2;
-  if (dtype == "fp64") return 8;
-  throw Error("dtype '" + dtype + "' has no known element size");
 }
 
 double modelled_case_memory_bytes(const SweepCase& c) {
   double params = 0;
   for (const WeightSpec& spec : weight_specs(c.config)) params += double(shape_numel(spec.shape));
   const double tokens = double(c.batch) * double(c.context + c.new_tokens + 8);
-  const double cache =
-      tokens * double(kv_elements_per_token_layer(c.config, c.form)) * cache_element_bytes(c.dtype);
+  const double cache = tokens * double(kv_elements_per_token_layer(c.config, c.form)) *
+                       double(bytes_per_element(c.dtype));
   const LayerConfig& m = c.config;
   const double per_token_activations =
       4.0 * double(m.hidden_size) +
@@ -216,9 +209,11 @@ SweepSpec parse_sweep(const std::string& json_text, const std::string& origin) {
   const std::vector<std::string> backends = j.contains("backends")
                                                 ? string_list(j, "backends", origin, backend_names)
                                                 : std::vector<std::string>{"cpu"};
-  const std::vector<std::string> dtypes =
-      j.contains("dtypes") ? string_list(j, "dtypes", origin, {"fp32", "bf16", "fp16"})
-                           : std::vector<std::string>{"fp32"};
+  std::set<std::string> cache_dtype_names;
+  for (DType dtype : cache_dtypes()) cache_dtype_names.insert(to_string(dtype));
+  const std::vector<std::string> dtypes = j.contains("dtypes")
+                                              ? string_list(j, "dtypes", origin, cache_dtype_names)
+                                              : std::vector<std::string>{"fp32"};
   const std::vector<std::string> phases =
       j.contains("phases") ? string_list(j, "phases", origin, {"decode", "prefill"})
                            : std::vector<std::string>{"decode", "prefill"};
@@ -255,7 +250,7 @@ SweepSpec parse_sweep(const std::string& json_text, const std::string& origin) {
                   c.config = m.config;
                   c.form = parse_impl_form(impl);
                   c.backend = backend;
-                  c.dtype = dtype;
+                  c.dtype = parse_dtype(dtype, cache_dtypes());
                   c.phase = parse_phase(phase);
                   c.batch = batch;
                   c.context = c.phase == Phase::decode ? length : 0;
@@ -267,7 +262,7 @@ SweepSpec parse_sweep(const std::string& json_text, const std::string& origin) {
                   for (const Implementation& impl_entry : implementations())
                     registered =
                         registered || (impl_entry.backend == backend && impl_entry.form == c.form &&
-                                       impl_entry.dtype == dtype);
+                                       impl_entry.dtype == c.dtype);
                   if (!registered) {
                     const std::string combo = backend + "/" + impl + "/" + dtype;
                     if (std::find(spec.unregistered.begin(), spec.unregistered.end(), combo) ==

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "core/dtype.h"
 #include "core/layer_config.h"
 #include "registry/registry.h"
 
@@ -20,7 +21,7 @@ struct SweepCase {
   LayerConfig config;
   ImplForm form = ImplForm::standard;
   std::string backend;
-  std::string dtype;
+  DType dtype = DType::fp32;  // the KV cache's; results files write to_string(dtype)
   Phase phase = Phase::decode;
   int64_t batch = 1;
   int64_t context = 0;     // decode: cached tokens before the step; prefill: 0
@@ -52,6 +53,5 @@ SweepSpec parse_sweep(const std::string& json_text, const std::string& origin);
 // Bytes a case needs in RAM while it runs: fp64 master + fp32 working weights, KV cache at full
 // length, activations. Used by --dry-run and to refuse cases that cannot fit.
 double modelled_case_memory_bytes(const SweepCase& c);
-double cache_element_bytes(const std::string& dtype);  // throws attnlab::Error
 
 }  // namespace attnlab

@@ -88,13 +88,7 @@ ordered_json verify_reduced(const SweepCase& c) {
     CaseResult r;
     r.detail = check.not_applicable(data, impl);
     if (!r.detail.empty()) continue;
-    try {
-      const CheckRun run = check.run(data, impl);
-      judge(run.actual, run.expected, tolerance_for(impl.dtype), r);
-    } catch (const std::exception& e) {
-      r.status = CaseStatus::fail;
-      r.detail = std::string("threw: ") + e.what();
-    }
+    run_and_judge(check, data, impl, r);
     nmse = std::max(nmse, r.nmse);
     max_abs = std::max(max_abs, r.max_abs_error);
     if (r.status == CaseStatus::fail) {
@@ -139,14 +133,14 @@ void time_case(const SweepCase& c, const SweepSpec& spec, const Limits& limits,
                          nullptr);
     }
 
-  const StepCost cost =
-      step_cost(c.config, c.form, c.batch, c.context, c.new_tokens, cache_element_bytes(c.dtype));
+  const StepCost cost = step_cost(c.config, c.form, c.batch, c.context, c.new_tokens,
+                                  double(bytes_per_element(c.dtype)));
   const double compute_s = cost.flops() / (limits.gemm_gflops * 1e9);
   const double memory_s = cost.bytes() / (limits.dram_read_gbps * 1e9);
   const double bound_s = std::max(compute_s, memory_s);
   const double analytic_kv = double(kv_elements_per_token_layer(c.config, c.form)) *
                              double(c.batch) * double(c.context + c.new_tokens) *
-                             cache_element_bytes(c.dtype);
+                             double(bytes_per_element(c.dtype));
 
   benchmark::internal::Benchmark* bench =
       benchmark::RegisterBenchmark(c.name().c_str(), [&](benchmark::State& state) {
@@ -221,7 +215,7 @@ ordered_json case_description(const SweepCase& c) {
           {"config", layer_config_to_json(c.config)},
           {"impl", to_string(c.form)},
           {"backend", c.backend},
-          {"dtype", c.dtype},
+          {"dtype", to_string(c.dtype)},
           {"phase", to_string(c.phase)},
           {"batch", c.batch},
           {"context", c.context},
@@ -255,7 +249,7 @@ int dry_run(const std::vector<const SweepCase*>& cases, double available) {
   for (const SweepCase* c : cases) {
     const double memory = modelled_case_memory_bytes(*c);
     const double kv = double(kv_elements_per_token_layer(c->config, c->form)) * double(c->batch) *
-                      double(c->context + c->new_tokens) * cache_element_bytes(c->dtype);
+                      double(c->context + c->new_tokens) * double(bytes_per_element(c->dtype));
     const bool fits = available <= 0 || memory <= 0.9 * available;
     too_big += !fits;
     std::printf("%5lld  %-60s  %12s  %12s%s\n", static_cast<long long>(c->index), c->name().c_str(),

@@ -20,6 +20,7 @@
 #include "kernels/cuda/cuda_attention.h"
 #include "kernels/cuda/cuda_cache.h"
 #include "registry/registry.h"
+#include "tests/attention_contract.h"
 #include "variants/variant_spec.h"
 #include "verify/checks.h"
 #include "verify/conformance.h"
@@ -39,8 +40,7 @@ inline const FormCase kForms[] = {
     {"tiny-mqa", ImplForm::standard},   {"tiny-mla", ImplForm::naive},
     {"tiny-mla", ImplForm::absorb},     {"tiny-mla-lite", ImplForm::naive},
     {"tiny-mla-lite", ImplForm::absorb}};
-inline const DType kDTypes[] = {DType::fp32, DType::bf16,
-                                           DType::fp16};
+inline const DType kDTypes[] = {DType::fp32, DType::bf16, DType::fp16};
 
 // Every row PASS or SKIP, and every implementation passes at least `min_passes` rows.
 inline void check_conformance(const std::vector<CaseResult>& results, int min_passes) {
@@ -67,24 +67,9 @@ inline Layer tiny(const char* model, uint64_t seed = 7) {
   return {config, random_weights(config, seed)};
 }
 
-// Runs `seq` tokens of `batch` sequences through `attention` on `cache` in one forward.
-inline std::vector<float> run_tokens(const Attention& attention, const LayerConfig& config,
-                                     KvCache& cache, int64_t batch, int64_t seq,
-                                     int64_t first_position, uint64_t seed) {
-  const Tensor<double> x = random_activations(batch, seq, config.hidden_size, seed);
-  const std::vector<float> xf(x.data.begin(), x.data.end());
-  std::vector<int64_t> positions(batch * seq);
-  for (int64_t i = 0; i < batch * seq; ++i) positions[i] = first_position + i % seq;
-  std::vector<float> out(batch * seq * config.hidden_size);
-  attention.forward(xf.data(), positions.data(), batch, seq, cache, out.data(), nullptr);
-  return out;
-}
-
-inline bool all_finite(const std::vector<float>& v) {
-  for (float f : v)
-    if (!std::isfinite(f)) return false;
-  return true;
-}
+// One forward of `seq` tokens of `batch` sequences, and the finiteness test: the contract's.
+using contract::all_finite;
+using contract::step;
 
 }  // namespace attnlab::cuda_test
 
@@ -105,7 +90,7 @@ TEST_CASE("cuda: decode past one split of the context (split-KV combine) matches
     const VerifyCase spec{model, 1, 300, 11, false};
     const CaseData data = prepare_case(spec);
     for (const Implementation& impl : cuda_under_test()) {
-      if (!impl.supports(data.config) || impl.dtype != "fp32") continue;
+      if (!impl.supports(data.config) || impl.dtype != DType::fp32) continue;
       CaseResult r;
       judge(impl.run(data.config, data.weights, data.x, data.positions, Phase::decode), data.truth,
             tolerance_for(impl.dtype), r);
@@ -115,21 +100,10 @@ TEST_CASE("cuda: decode past one split of the context (split-KV combine) matches
   }
 }
 
-TEST_CASE("cuda: the KV cache allocates exactly the analytic size") {
-  for (const FormCase& f : kForms)
-    for (DType dtype : kDTypes) {
-      const Layer layer = tiny(f.model);
-      const auto attention = cuda::make_cuda_attention(layer.config, layer.weights, f.form, dtype);
-      for (auto [batch, capacity] : {std::pair<int64_t, int64_t>{1, 1}, {3, 17}, {2, 300}}) {
-        const auto cache = attention->make_cache(batch, capacity);
-        INFO(f.model << " " << to_string(f.form) << " " << to_string(dtype) << " b" << batch
-                     << " cap" << capacity);
-        CHECK(cache->bytes_allocated() ==
-              static_cast<size_t>(kv_elements_per_token_layer(layer.config, f.form) * batch *
-                                  capacity) *
-                  bytes_per_element(dtype));
-      }
-    }
+TEST_CASE("cuda: every form and cache dtype keeps the Attention / KvCache contract") {
+  // tests/attention_contract.h, the checks every registry entry goes through: cache size, NaN
+  // in never-written slots, misuse errors, rewind and fill_synthetic.
+  CHECK(contract::check_contract(cuda_under_test()) == 7 * 3);
 }
 
 TEST_CASE("cuda: never-written cache slots are NaN, written ones finite") {
@@ -143,7 +117,7 @@ TEST_CASE("cuda: never-written cache slots are NaN, written ones finite") {
       auto& own = dynamic_cast<cuda::CudaCache&>(*cache);
       for (int p = 0; p < own.part_count(); ++p)
         for (float v : own.read_part(p)) REQUIRE(std::isnan(v));
-      const std::vector<float> out = run_tokens(*attention, layer.config, *cache, batch, seq, 0, 3);
+      const std::vector<float> out = step(*attention, layer.config, *cache, batch, seq, 0, 3);
       CHECK(all_finite(out));
       CHECK(cache->length() == seq);
       for (int p = 0; p < own.part_count(); ++p) {
@@ -160,7 +134,8 @@ TEST_CASE("cuda: never-written cache slots are NaN, written ones finite") {
     }
 }
 
-TEST_CASE("cuda: fill_synthetic and rewind position the cache for timing loops") {
+TEST_CASE("cuda: fill_synthetic writes bounded values into the filled slots only") {
+  // Length, rewind and the next step over the filled slots: the contract test.
   for (const FormCase& f : kForms)
     for (DType dtype : kDTypes) {
       INFO(f.model << " " << to_string(f.form) << " " << to_string(dtype));
@@ -180,35 +155,26 @@ TEST_CASE("cuda: fill_synthetic and rewind position the cache for timing loops")
               REQUIRE((t < 33 ? std::abs(v) <= 1.75f : std::isnan(v)));
             }
       }
-      const std::vector<float> first = run_tokens(*attention, layer.config, *cache, 2, 1, 33, 9);
-      CHECK(all_finite(first));
-      CHECK(cache->length() == 34);
-      cache->rewind(33);
-      const std::vector<float> again = run_tokens(*attention, layer.config, *cache, 2, 1, 33, 9);
-      CHECK(again == first);  // the same step on the same cache: the same bits
-      cache->rewind(20);      // a prefill over part of the synthetic context
-      CHECK(all_finite(run_tokens(*attention, layer.config, *cache, 2, 7, 20, 4)));
-      CHECK_THROWS_AS(cache->fill_synthetic(41, 1), Error);
     }
 }
 
-TEST_CASE("cuda: forward rejects a foreign cache, another batch and a full cache") {
+TEST_CASE("cuda: forward names a foreign cache, another batch and a full cache") {
+  // That they throw is the contract's; these are the CUDA backend's messages.
   const Layer layer = tiny("tiny-gqa");
-  const auto fp32 = cuda::make_cuda_attention(layer.config, layer.weights, ImplForm::standard,
-                                              DType::fp32);
-  const auto bf16 = cuda::make_cuda_attention(layer.config, layer.weights, ImplForm::standard,
-                                              DType::bf16);
+  const auto fp32 =
+      cuda::make_cuda_attention(layer.config, layer.weights, ImplForm::standard, DType::fp32);
+  const auto bf16 =
+      cuda::make_cuda_attention(layer.config, layer.weights, ImplForm::standard, DType::bf16);
   auto cache = fp32->make_cache(2, 4);
-  CHECK_THROWS_WITH(run_tokens(*bf16, layer.config, *cache, 2, 1, 0, 1),
+  CHECK_THROWS_WITH(step(*bf16, layer.config, *cache, 2, 1, 0, 1),
                     Catch::Contains("made by another attention"));
-  CHECK_THROWS_WITH(run_tokens(*fp32, layer.config, *cache, 1, 1, 0, 1),
+  CHECK_THROWS_WITH(step(*fp32, layer.config, *cache, 1, 1, 0, 1),
                     Catch::Contains("does not match the KV cache's batch"));
-  CHECK_THROWS_WITH(run_tokens(*fp32, layer.config, *cache, 2, 5, 0, 1),
+  CHECK_THROWS_WITH(step(*fp32, layer.config, *cache, 2, 5, 0, 1),
                     Catch::Contains("KV cache full"));
-  CHECK_THROWS_AS(fp32->make_cache(0, 4), Error);
-  CHECK_THROWS_WITH(cuda::make_cuda_attention(layer.config, layer.weights, ImplForm::absorb,
-                                              DType::fp32),
-                    Catch::Contains("does not apply"));
+  CHECK_THROWS_WITH(
+      cuda::make_cuda_attention(layer.config, layer.weights, ImplForm::absorb, DType::fp32),
+      Catch::Contains("does not apply"));
 }
 
 TEST_CASE("cuda: the device timer runs the same step as forward()") {

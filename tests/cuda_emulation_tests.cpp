@@ -17,43 +17,6 @@
 
 namespace attnlab::cuda_test {
 
-namespace {
-
-// The registry's driver for fp32 implementations, restated: a fresh cache with three spare
-// slots (NaN), `chunk` tokens per forward.
-RunOutput run_chunks(const Attention& attention, const LayerConfig& config, const Tensor<double>& x,
-                     const Tensor<int64_t>& positions, int64_t chunk) {
-  const int64_t batch = x.dim(0), seq = x.dim(1), hidden = config.hidden_size;
-  const int64_t heads = config.n_heads;
-  RunOutput result{Tensor<double>({batch, seq, hidden}), Tensor<double>({batch, seq, heads}), 0};
-  auto cache = attention.make_cache(batch, seq + 3);
-  result.cache_bytes = cache->bytes_allocated();
-  for (int64_t s0 = 0; s0 < seq; s0 += chunk) {
-    const int64_t step = std::min(chunk, seq - s0);
-    std::vector<float> xs(batch * step * hidden), out(batch * step * hidden),
-        lse(batch * step * heads);
-    std::vector<int64_t> ps(batch * step);
-    for (int64_t b = 0; b < batch; ++b)
-      for (int64_t s = 0; s < step; ++s) {
-        ps[b * step + s] = positions.data[b * seq + s0 + s];
-        for (int64_t i = 0; i < hidden; ++i)
-          xs[(b * step + s) * hidden + i] =
-              static_cast<float>(x.data[(b * seq + s0 + s) * hidden + i]);
-      }
-    attention.forward(xs.data(), ps.data(), batch, step, *cache, out.data(), lse.data());
-    for (int64_t b = 0; b < batch; ++b)
-      for (int64_t s = 0; s < step; ++s) {
-        for (int64_t i = 0; i < hidden; ++i)
-          result.out.data[(b * seq + s0 + s) * hidden + i] = out[(b * step + s) * hidden + i];
-        for (int64_t h = 0; h < heads; ++h)
-          result.lse.data[(b * seq + s0 + s) * heads + h] = lse[(b * step + s) * heads + h];
-      }
-  }
-  return result;
-}
-
-}  // namespace
-
 std::vector<Implementation> cuda_under_test() {
   std::vector<Implementation> impls;
   for (ImplForm form : {ImplForm::standard, ImplForm::naive, ImplForm::absorb})
@@ -61,7 +24,7 @@ std::vector<Implementation> cuda_under_test() {
       Implementation impl;
       impl.backend = "cuda-emulated";
       impl.form = form;
-      impl.dtype = to_string(dtype);
+      impl.dtype = dtype;
       impl.supports = [form](const LayerConfig& c) { return form_supported(c, form); };
       impl.make_attention = [form, dtype](const LayerConfig& c, const Weights& w) {
         return cuda::make_cuda_attention(c, w, form, dtype);
@@ -69,7 +32,7 @@ std::vector<Implementation> cuda_under_test() {
       impl.run_chunks = [make = impl.make_attention](const LayerConfig& c, const Weights& w,
                                                      const Tensor<double>& x,
                                                      const Tensor<int64_t>& p, int64_t chunk) {
-        return run_chunks(*make(c, w), c, x, p, chunk);
+        return run_through(*make(c, w), c, x, p, chunk);  // the registry's driver
       };
       impls.push_back(impl);
     }
@@ -176,7 +139,7 @@ TEST_CASE("cuda emulation: running out of device memory is an 'out of device mem
   cuda::set_emulated_memory_limit(0);
   CHECK(cuda::cudaGetLastError() == cuda::cudaSuccess);  // the error was cleared
   auto cache = attention->make_cache(1, 8);
-  CHECK(all_finite(run_tokens(*attention, layer.config, *cache, 1, 3, 0, 1)));
+  CHECK(all_finite(step(*attention, layer.config, *cache, 1, 3, 0, 1)));
 }
 
 namespace {

@@ -32,14 +32,14 @@ TEST_CASE("cuda: the registry lists nine available CUDA implementations") {
 
 TEST_CASE("cuda: a cache larger than the device is an 'out of device memory' error") {
   const Layer layer = tiny("tiny-gqa");
-  const auto attention = cuda::make_cuda_attention(layer.config, layer.weights, ImplForm::standard,
-                                                   DType::fp32);
+  const auto attention =
+      cuda::make_cuda_attention(layer.config, layer.weights, ImplForm::standard, DType::fp32);
   // 128 bytes per token: 2^33 tokens is 1 TiB.
   CHECK_THROWS_WITH(attention->make_cache(1, int64_t{1} << 33),
                     Catch::Contains("out of device memory"));
   // The failure is not sticky: the device still works.
   auto cache = attention->make_cache(1, 8);
-  CHECK(all_finite(run_tokens(*attention, layer.config, *cache, 1, 3, 0, 1)));
+  CHECK(all_finite(step(*attention, layer.config, *cache, 1, 3, 0, 1)));
 }
 
 int main(int argc, char** argv) {

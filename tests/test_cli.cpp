@@ -11,31 +11,18 @@
 #include "core/presets.h"
 #include "core/weights.h"
 #include "io/safetensors.h"
+#include "registry/registry.h"
 #include "tests/test_support.h"
 
 using namespace attnlab;
 
 namespace {
 
-struct CliResult {
-  int exit_code;
-  std::string out;
-  std::string err;
-};
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using test::CliResult;
+using test::slurp;
 
 CliResult attnlab_cli(const std::string& args) {
-  static test::TempDir dir;
-  const std::string out = dir.file("stdout"), err = dir.file("stderr");
-  const std::string command = std::string(ATTNLAB_BINARY) + " " + args + " >" + out + " 2>" + err;
-  const int status = std::system(command.c_str());
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(out), slurp(err)};
+  return test::run_cli(ATTNLAB_BINARY, args);
 }
 
 int count_lines(const std::string& text) {
@@ -82,16 +69,39 @@ TEST_CASE("kv with no --model lists every published preset") {
 }
 
 TEST_CASE("bad flags and values exit 2 with one line") {
-  for (const char* args : {"kv --context abc", "kv --dtype int3", "run --model tiny-mha",
-                           "frobnicate", "kv --model no-such-model",
-                           "run --model tiny-mha "
-                           "--input x --out y --phase sideways"}) {
+  for (const char* args :
+       {"kv --context abc", "kv --dtype int3", "run --model tiny-mha", "frobnicate",
+        "kv --model no-such-model",
+        "run --model tiny-mha "
+        "--input x --out y --phase sideways",
+        "run --model tiny-mha --input x --out y --backend gpu9",
+        "run --model tiny-mha --input x --out y --dtype int3",
+        "run --model tiny-mha --input x --out y --backend reference --dtype bf16",
+        "run --model tiny-mha --input x --out y --impl standard",
+        "verify ci --filter no-such-implementation"}) {
     INFO(args);
     const CliResult r = attnlab_cli(args);
     CHECK(r.exit_code == 2);
     CHECK(count_lines(r.err) == 1);
     CHECK_THAT(r.err, Catch::StartsWith("attnlab: "));
   }
+}
+
+TEST_CASE("run: --backend and --dtype errors name the flag and list what the registry has") {
+  const CliResult backend = attnlab_cli("run --model tiny-mha --input x --out y --backend gpu9");
+  CHECK(backend.exit_code == 2);
+  CHECK_THAT(backend.err, Catch::Contains("--backend 'gpu9'"));
+  for (const std::string& name : registered_backends())
+    CHECK_THAT(backend.err, Catch::Contains(name));
+  const CliResult dtype = attnlab_cli("run --model tiny-mha --input x --out y --dtype int3");
+  CHECK(dtype.exit_code == 2);
+  CHECK_THAT(dtype.err, Catch::Contains("--dtype"));
+  CHECK_THAT(dtype.err, Catch::Contains("bf16"));
+  const CliResult stored =
+      attnlab_cli("run --model tiny-mha --input x --out y --backend cpu-plain --dtype fp16");
+  CHECK(stored.exit_code == 2);
+  CHECK_THAT(stored.err,
+             Catch::Contains("--dtype fp16: backend cpu-plain stores its cache in fp32"));
 }
 
 TEST_CASE("run: bad inputs are named, exit 2, and leave no output file") {
@@ -132,7 +142,7 @@ TEST_CASE("run: bad inputs are named, exit 2, and leave no output file") {
   }
   SECTION("absorb asked of a GQA model") {
     write_input(dir.file("x.safetensors"), cfg, 1, 4);
-    const CliResult r = attnlab_cli("run --model tiny-gqa --impl absorb --input " +
+    const CliResult r = attnlab_cli("run --model tiny-gqa --form absorb --input " +
                                     dir.file("x.safetensors") + " --out " + out);
     CHECK(r.exit_code == 2);
     CHECK_THAT(r.err, Catch::Contains("absorb does not apply"));

@@ -1,9 +1,10 @@
 // Tests of the fast CPU backend (kernels/cpu/fast_*, registry backend "cpu") for what
 // `attnlab verify` cannot see: the bf16/fp16 conversions (exhaustively against the scalar
-// definitions), cache bytes per dtype, the NaN fill of never-written slots, cached values
+// definitions), the NaN fill of never-written slots read through the backend, cached values
 // rounding exactly once, medium shapes and a 3000-token context against the fp64 reference at
 // the dtype's tolerance (verify/tolerance.cpp), the split-KV merge with uneven splits and empty
-// ranges for both kernels, and results that do not depend on the thread count.
+// ranges for both kernels, and results that do not depend on the thread count. Cache size,
+// misuse errors, rewind and fill_synthetic: tests/test_attention_contract.cpp.
 // Set ATTNLAB_PRINT_ERRORS=1 to print the largest errors seen per dtype (the figures quoted in
 // verify/tolerance.cpp).
 #include <omp.h>
@@ -27,6 +28,7 @@
 #include "kernels/cpu/fast_kernels.h"
 #include "kernels/cpu/fast_simd.h"
 #include "reference/reference_attention.h"
+#include "registry/driver.h"
 #include "registry/registry.h"
 #include "tests/test_support.h"
 #include "variants/variant_spec.h"
@@ -151,22 +153,10 @@ Outputs forward(const Attention& attention, KvCache& cache, const LayerConfig& c
   return o;
 }
 
-template <class T>
-Tensor<T> tokens(const Tensor<T>& t, int64_t start, int64_t count) {
-  const int64_t batch = t.dim(0), seq = t.dim(1), inner = t.numel() / (batch * seq);
-  Shape shape = t.shape;
-  shape[1] = count;
-  Tensor<T> out(shape);
-  for (int64_t b = 0; b < batch; ++b)
-    std::copy_n(t.data.begin() + (b * seq + start) * inner, count * inner,
-                out.data.begin() + b * count * inner);
-  return out;
-}
-
 // Checks fp32 results against fp64 ones with the dtype's row of the tolerance table.
 void check_against(const std::vector<float>& out, const std::vector<float>& lse,
-                   const Tensor<double>& ref_out, const Tensor<double>& ref_lse,
-                   const std::string& dtype, const std::string& what) {
+                   const Tensor<double>& ref_out, const Tensor<double>& ref_lse, DType dtype,
+                   const std::string& what) {
   const Tolerance& tol = tolerance_for(dtype);
   const test::Comparison o = test::compare(out.data(), ref_out);
   const test::Comparison l = test::compare(lse.data(), ref_lse);
@@ -175,9 +165,10 @@ void check_against(const std::vector<float>& out, const std::vector<float>& lse,
     const double e = std::abs(out[i] - ref_out.data[i]);
     worst_excess = std::max(worst_excess, e - (tol.atol + std::abs(ref_out.data[i]) * tol.rtol));
   }
-  INFO(what << " [" << dtype << "]: out NMSE " << o.nmse << ", max abs " << o.max_abs_error
-            << " (max |ref| " << o.max_ref << "), lse max abs " << l.max_abs_error);
-  error_log.add(dtype, o.nmse, o.max_abs_error, l.max_abs_error);
+  INFO(what << " [" << to_string(dtype) << "]: out NMSE " << o.nmse << ", max abs "
+            << o.max_abs_error << " (max |ref| " << o.max_ref << "), lse max abs "
+            << l.max_abs_error);
+  error_log.add(to_string(dtype), o.nmse, o.max_abs_error, l.max_abs_error);
   CHECK(o.max_ref > 0.01);
   CHECK(o.nmse <= tol.nmse_bound);
   CHECK(worst_excess <= 0);
@@ -259,31 +250,11 @@ TEST_CASE("fast numeric: fp32 -> bf16/fp16 rounds to nearest even and round-trip
 // ------------------------------------------------------------------------------------------------
 // cache
 
-TEST_CASE("fast cache: allocated bytes equal the analytic size for every dtype", "[fast]") {
-  std::vector<LayerConfig> configs;
-  for (const std::string& name : kTinyPresets) configs.push_back(load_preset(name));
-  configs.push_back(medium_gqa());
-  configs.push_back(medium_mla());
-  for (const LayerConfig& config : configs) {
-    const Weights weights = random_weights(config, 1);
-    for (ImplForm form : impl_forms_for(config))
-      for (DType dtype : kDtypes) {
-        const auto attention = cpu::fast::make_fast_attention(config, weights, form, dtype);
-        const int64_t per_token = kv_elements_per_token_layer(config, form);
-        for (int64_t batch : {1, 3})
-          for (int64_t capacity : {1, 7, 4096}) {
-            INFO(config.name << " " << to_string(form) << " " << to_string(dtype) << " batch "
-                             << batch << " capacity " << capacity);
-            const auto cache = attention->make_cache(batch, capacity);
-            CHECK(cache->bytes_allocated() == static_cast<size_t>(per_token * batch * capacity) *
-                                                  bytes_per_element(dtype));
-          }
-      }
-  }
-  // Spot value: tiny-mla absorb caches 16 + 4 = 20 elements per token: 2 * 10 * 20 * 2 bytes.
+// Cache size, misuse errors, rewind and fill_synthetic: tests/test_attention_contract.cpp (every
+// registry entry). The spot value: tiny-mla absorb caches 16 + 4 = 20 elements per token.
+TEST_CASE("fast cache: tiny-mla absorb in bf16 takes 2 * 10 * 20 * 2 bytes", "[fast]") {
   const LayerConfig mla = load_preset("tiny-mla");
-  CHECK(cpu::fast::make_fast_attention(mla, random_weights(mla, 1), ImplForm::absorb,
-                                       DType::bf16)
+  CHECK(cpu::fast::make_fast_attention(mla, random_weights(mla, 1), ImplForm::absorb, DType::bf16)
             ->make_cache(2, 10)
             ->bytes_allocated() == 800);
 }
@@ -327,10 +298,8 @@ TEST_CASE("fast cache: never-written slots hold NaN, written ones the rounded va
                   }
                   const float e = exact->cached_value(*exact_cache, part, b, h, t, i);
                   float rounded = e;
-                  if (dtype == DType::bf16)
-                    rounded = cpu::fast::to_float(cpu::fast::to_bf16(e));
-                  if (dtype == DType::fp16)
-                    rounded = cpu::fast::to_float(cpu::fast::to_fp16(e));
+                  if (dtype == DType::bf16) rounded = cpu::fast::to_float(cpu::fast::to_bf16(e));
+                  if (dtype == DType::fp16) rounded = cpu::fast::to_float(cpu::fast::to_fp16(e));
                   bad += !(v == rounded);
                 }
         }
@@ -340,25 +309,13 @@ TEST_CASE("fast cache: never-written slots hold NaN, written ones the rounded va
   }
 }
 
-TEST_CASE("fast cache: misuse throws attnlab::Error", "[fast][errors]") {
-  const LayerConfig gqa = load_preset("tiny-gqa"), mla = load_preset("tiny-mla");
-  const Weights gqa_w = random_weights(gqa, 3), mla_w = random_weights(mla, 3);
-  const auto a = cpu::fast::make_fast_attention(gqa, gqa_w, ImplForm::standard, DType::fp32);
-  const auto b = cpu::fast::make_fast_attention(gqa, gqa_w, ImplForm::standard, DType::bf16);
-  const auto m = cpu::fast::make_fast_attention(mla, mla_w, ImplForm::absorb, DType::fp32);
-  std::vector<float> x(2 * 3 * gqa.hidden_size, 0.1f), out(x.size());
-  const std::vector<int64_t> pos = {0, 1, 2, 0, 1, 2};
-  auto cache = a->make_cache(2, 4);
-  CHECK_THROWS_AS(b->forward(x.data(), pos.data(), 2, 3, *cache, out.data(), nullptr), Error);
-  CHECK_THROWS_AS(m->forward(x.data(), pos.data(), 2, 3, *cache, out.data(), nullptr), Error);
-  CHECK_THROWS_AS(a->forward(x.data(), pos.data(), 1, 3, *cache, out.data(), nullptr), Error);
-  a->forward(x.data(), pos.data(), 2, 3, *cache, out.data(), nullptr);
-  CHECK_THROWS_AS(a->forward(x.data(), pos.data(), 2, 3, *cache, out.data(), nullptr), Error);
-  CHECK_THROWS_AS(a->make_cache(0, 4), Error);
-  CHECK_THROWS_AS(cpu::fast::make_fast_attention(gqa, gqa_w, ImplForm::absorb, DType::fp32),
-                  Error);
+TEST_CASE("fast: a form that does not apply and a non-cache dtype throw attnlab::Error",
+          "[fast][errors]") {
+  const LayerConfig gqa = load_preset("tiny-gqa");
+  CHECK_THROWS_AS(
+      cpu::fast::make_fast_attention(gqa, random_weights(gqa, 3), ImplForm::absorb, DType::fp32),
+      Error);
   CHECK_THROWS_AS(parse_dtype("fp8", cache_dtypes(), "cache dtype"), Error);
-  CHECK_THROWS_AS(cache->fill_synthetic(5, 1), Error);
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -388,24 +345,13 @@ TEST_CASE("fast: medium shapes (prefill, chunks, decode) match the reference in 
       {
         const auto cache = attention->make_cache(batch, seq + 2);
         const Outputs o = forward(*attention, *cache, c.config, x, positions);
-        check_against(o.out, o.lse, truth.out, truth.lse, to_string(dtype), what + " prefill");
+        check_against(o.out, o.lse, truth.out, truth.lse, dtype, what + " prefill");
       }
-      // Chunks of 33, 1 and 36 tokens, then compare everything.
-      const auto cache = attention->make_cache(batch, seq);
-      Outputs all{std::vector<float>(batch * seq * c.config.hidden_size),
-                  std::vector<float>(batch * seq * c.config.n_heads)};
-      for (auto [start, count] : {std::pair<int64_t, int64_t>{0, 33}, {33, 1}, {34, 36}}) {
-        const Outputs o = forward(*attention, *cache, c.config, tokens(x, start, count),
-                                  tokens(positions, start, count));
-        for (int64_t b = 0; b < batch; ++b) {
-          std::copy_n(o.out.begin() + b * count * c.config.hidden_size,
-                      count * c.config.hidden_size,
-                      all.out.begin() + (b * seq + start) * c.config.hidden_size);
-          std::copy_n(o.lse.begin() + b * count * c.config.n_heads, count * c.config.n_heads,
-                      all.lse.begin() + (b * seq + start) * c.config.n_heads);
-        }
-      }
-      check_against(all.out, all.lse, truth.out, truth.lse, to_string(dtype), what + " chunked");
+      // Chunks of 33, 1 and 36 tokens through a cache without slack, then compare everything.
+      const RunOutput chunked = run_through(*attention, c.config, x, positions, {33, 1, 36}, 0);
+      const Outputs all{std::vector<float>(chunked.out.data.begin(), chunked.out.data.end()),
+                        std::vector<float>(chunked.lse.data.begin(), chunked.lse.data.end())};
+      check_against(all.out, all.lse, truth.out, truth.lse, dtype, what + " chunked");
     }
   }
 }
@@ -419,22 +365,22 @@ TEST_CASE("fast: decode at a 3000-token context matches the reference", "[fast][
     reference::Cache ref_cache;
     const reference::Result truth =
         reference::forward(config, weights, defining_form(config), x, positions, ref_cache);
-    const Tensor<double> ref_out = tokens(truth.out, seq - tail, tail);
-    const Tensor<double> ref_lse = tokens(truth.lse, seq - tail, tail);
+    const Tensor<double> ref_out = token_slice(truth.out, seq - tail, tail);
+    const Tensor<double> ref_lse = token_slice(truth.lse, seq - tail, tail);
     for (ImplForm form : impl_forms_for(config))
       for (DType dtype : kDtypes) {
         const auto attention = cpu::fast::make_fast_attention(config, weights, form, dtype);
         const auto cache = attention->make_cache(1, seq + 1);
-        forward(*attention, *cache, config, tokens(x, 0, seq - tail),
-                tokens(positions, 0, seq - tail));
+        forward(*attention, *cache, config, token_slice(x, 0, seq - tail),
+                token_slice(positions, 0, seq - tail));
         Outputs decoded;
         for (int64_t t = seq - tail; t < seq; ++t) {
-          const Outputs o =
-              forward(*attention, *cache, config, tokens(x, t, 1), tokens(positions, t, 1));
+          const Outputs o = forward(*attention, *cache, config, token_slice(x, t, 1),
+                                    token_slice(positions, t, 1));
           decoded.out.insert(decoded.out.end(), o.out.begin(), o.out.end());
           decoded.lse.insert(decoded.lse.end(), o.lse.begin(), o.lse.end());
         }
-        check_against(decoded.out, decoded.lse, ref_out, ref_lse, to_string(dtype),
+        check_against(decoded.out, decoded.lse, ref_out, ref_lse, dtype,
                       config.name + " " + to_string(form) + " decode at 3000");
       }
   }
@@ -450,13 +396,12 @@ TEST_CASE("fast: results do not depend on the thread count beyond fp32 rounding"
       std::vector<Outputs> runs;
       for (int threads : {1, 2, 3, 5}) {
         omp_set_num_threads(threads);
-        const auto attention =
-            cpu::fast::make_fast_attention(config, weights, form, DType::bf16);
+        const auto attention = cpu::fast::make_fast_attention(config, weights, form, DType::bf16);
         const auto cache = attention->make_cache(2, 1300);
-        Outputs o =
-            forward(*attention, *cache, config, tokens(x, 0, 1299), tokens(positions, 0, 1299));
-        runs.push_back(
-            forward(*attention, *cache, config, tokens(x, 1299, 1), tokens(positions, 1299, 1)));
+        Outputs o = forward(*attention, *cache, config, token_slice(x, 0, 1299),
+                            token_slice(positions, 0, 1299));
+        runs.push_back(forward(*attention, *cache, config, token_slice(x, 1299, 1),
+                               token_slice(positions, 1299, 1)));
         runs.back().out.insert(runs.back().out.end(), o.out.begin(), o.out.end());
       }
       for (size_t r = 1; r < runs.size(); ++r) {

@@ -12,6 +12,7 @@
 #include "core/presets.h"
 #include "core/weights.h"
 #include "reference/reference_attention.h"
+#include "registry/driver.h"
 #include "tests/test_support.h"
 
 using namespace attnlab;
@@ -25,29 +26,6 @@ const char* kTinyPresets[] = {"tiny-mha", "tiny-gqa", "tiny-mqa", "tiny-mla", "t
 
 Tensor<double> matrix(int64_t rows, int64_t cols, std::vector<double> values) {
   return Tensor<double>({rows, cols}, std::move(values));
-}
-
-// Tokens [first, first + count) of every sequence of x [B, S, hidden] (or positions [B, S]).
-template <class T>
-Tensor<T> token_range(const Tensor<T>& x, int64_t first, int64_t count) {
-  const int64_t batch = x.dim(0), seq = x.dim(1);
-  const int64_t width = x.shape.size() == 3 ? x.dim(2) : 1;
-  Shape shape = x.shape;
-  shape[1] = count;
-  Tensor<T> part(shape);
-  for (int64_t b = 0; b < batch; ++b)
-    for (int64_t s = 0; s < count; ++s)
-      for (int64_t i = 0; i < width; ++i)
-        part.data[(b * count + s) * width + i] = x.data[(b * seq + first + s) * width + i];
-  return part;
-}
-
-// Copies token s of every sequence of `from` [B, 1, w] into token `at` of `into` [B, S, w].
-void put_token(const Tensor<double>& from, Tensor<double>& into, int64_t at) {
-  const int64_t batch = into.dim(0), seq = into.dim(1), width = into.dim(2);
-  for (int64_t b = 0; b < batch; ++b)
-    for (int64_t i = 0; i < width; ++i)
-      into.data[(b * seq + at) * width + i] = from.data[b * width + i];
 }
 
 // Relative agreement: max |a - e| <= tolerance * max(1, max |e|).
@@ -251,8 +229,8 @@ TEST_CASE("MLA absorb equals MLA naive with biases on (prefill then decode)", "[
     Cache naive_cache, absorb_cache;
     for (int64_t first = 0; first < prefill + decode; first += first == 0 ? prefill : 1) {
       const int64_t count = first == 0 ? prefill : 1;
-      const Tensor<double> xs = token_range(x, first, count);
-      const Tensor<int64_t> ps = token_range(pos, first, count);
+      const Tensor<double> xs = token_slice(x, first, count);
+      const Tensor<int64_t> ps = token_slice(pos, first, count);
       const Result naive = reference::forward(config, w, ImplForm::naive, xs, ps, naive_cache);
       const Result absorb = reference::forward(config, w, ImplForm::absorb, xs, ps, absorb_cache);
       INFO("tokens " << first << ".." << first + count - 1);
@@ -291,10 +269,10 @@ TEST_CASE("decoding token by token through the cache equals one prefill", "[refe
       const Result prefill = reference::forward(config, w, form, x, pos, prefill_cache);
       Result stepped{Tensor<double>(prefill.out.shape), Tensor<double>(prefill.lse.shape)};
       for (int64_t s = 0; s < seq; ++s) {
-        const Result step = reference::forward(config, w, form, token_range(x, s, 1),
-                                               token_range(pos, s, 1), decode_cache);
-        put_token(step.out, stepped.out, s);
-        put_token(step.lse, stepped.lse, s);
+        const Result step = reference::forward(config, w, form, token_slice(x, s, 1),
+                                               token_slice(pos, s, 1), decode_cache);
+        put_tokens(step.out.ptr(), stepped.out, s, 1);
+        put_tokens(step.lse.ptr(), stepped.lse, s, 1);
       }
       require_close(stepped.out, prefill.out, 1e-12);
       require_close(stepped.lse, prefill.lse, 1e-12);

@@ -29,18 +29,8 @@ using nlohmann::json;
 
 namespace {
 
-struct CliResult {
-  int exit_code;
-  std::string out;
-  std::string err;
-};
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using test::CliResult;
+using test::slurp;
 
 void write(const std::string& path, const std::string& text) {
   std::ofstream(path) << text;
@@ -48,12 +38,7 @@ void write(const std::string& path, const std::string& text) {
 
 // Runs the attnlab binary; `env` is prepended to the command (e.g. "PATH=/nonexistent").
 CliResult attnlab_cli(const std::string& args, const std::string& env = "") {
-  static test::TempDir dir;
-  const std::string out = dir.file("stdout"), err = dir.file("stderr");
-  const std::string command =
-      env + " " + std::string(ATTNLAB_BINARY) + " " + args + " >" + out + " 2>" + err;
-  const int status = std::system(command.c_str());
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(out), slurp(err)};
+  return test::run_cli(ATTNLAB_BINARY, args, env);
 }
 
 // One run of the built-in ci sweep, shared by the tests of this program.

@@ -1,8 +1,13 @@
 // Implementation of test_support.h.
 #include "tests/test_support.h"
 
+#include <sys/wait.h>
+
 #include <cmath>
+#include <cstdlib>
+#include <fstream>
 #include <random>
+#include <sstream>
 
 namespace attnlab::test {
 
@@ -41,6 +46,21 @@ Comparison compare(const float* actual, const Tensor<double>& expected) {
 }
 Comparison compare(const Tensor<double>& actual, const Tensor<double>& expected) {
   return compare_impl([&](int64_t i) { return actual.data[i]; }, expected);
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+CliResult run_cli(const std::string& binary, const std::string& args, const std::string& env) {
+  static TempDir dir;
+  const std::string out = dir.file("stdout"), err = dir.file("stderr");
+  const std::string command = env + " " + binary + " " + args + " >" + out + " 2>" + err;
+  const int status = std::system(command.c_str());
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(out), slurp(err)};
 }
 
 }  // namespace attnlab::test

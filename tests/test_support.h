@@ -1,5 +1,5 @@
-// Helpers shared by the test programs: temporary directories, error-message matching, and
-// comparison of fp32 results against fp64 references.
+// Helpers shared by the test programs: temporary directories, error-message matching,
+// comparison of fp32 results against fp64 references, and running the attnlab binary.
 #pragma once
 
 #include <filesystem>
@@ -28,5 +28,17 @@ struct Comparison {
 };
 Comparison compare(const float* actual, const Tensor<double>& expected);
 Comparison compare(const Tensor<double>& actual, const Tensor<double>& expected);
+
+// The whole text of a file ("" when it cannot be read).
+std::string slurp(const std::string& path);
+
+// Runs `binary args` through the shell (with `env` assignments before it, if any), capturing
+// stdout and stderr; exit_code is -1 when it did not exit normally.
+struct CliResult {
+  int exit_code;
+  std::string out;
+  std::string err;
+};
+CliResult run_cli(const std::string& binary, const std::string& args, const std::string& env = "");
 
 }  // namespace attnlab::test

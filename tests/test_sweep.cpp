@@ -24,12 +24,7 @@ using nlohmann::json;
 
 namespace {
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using test::slurp;
 
 int attnlab_cli(const std::string& args, std::string* output = nullptr) {
   static test::TempDir dir;

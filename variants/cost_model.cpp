@@ -1,6 +1,8 @@
 // The step cost model; see cost_model.h.
 #include "variants/cost_model.h"
 
+#include "variants/mask.h"
+
 namespace attnlab {
 
 namespace {
@@ -13,8 +15,10 @@ struct CoreWidths {
 
 CoreWidths core_widths(const LayerConfig& c, ImplForm form) {
   switch (form) {
-    case ImplForm::standard: return {double(c.head_dim), double(c.head_dim)};
-    case ImplForm::naive: return {double(c.qk_head_dim()), double(c.v_head_dim)};
+    case ImplForm::standard:
+      return {double(c.head_dim), double(c.head_dim)};
+    case ImplForm::naive:
+      return {double(c.qk_head_dim()), double(c.v_head_dim)};
     case ImplForm::absorb:  // scores over [latent | rope key], values are the latent
       return {double(c.kv_lora_rank + c.qk_rope_head_dim), double(c.kv_lora_rank)};
   }
@@ -29,8 +33,9 @@ StepCost step_cost(const LayerConfig& c, ImplForm form, int64_t batch, int64_t c
   const double b = double(batch), n = double(new_tokens), l = double(context);
   const double h = double(c.n_heads);
   const CoreWidths w = core_widths(c, form);
-  // Token i of the new ones (0-based) sees context + i + 1 keys.
-  const double keys_seen = n * l + n * (n + 1) / 2;
+  // (query, key) pairs the step scores, per sequence and head: what the layer's mask shows the
+  // new tokens in slots context.. (causal: token i of the new ones sees context + i + 1 keys).
+  const double keys_seen = double(mask_spec(c).visible_pairs(context, new_tokens));
   cost.attention_flops = b * h * keys_seen * 2 * (w.qk + w.v);
 
   const double tokens = b * n;

@@ -1,6 +1,8 @@
 // Weight lists and cache layouts of every variant; see variant_spec.h.
 #include "variants/variant_spec.h"
 
+#include <cmath>
+
 #include "core/error.h"
 
 namespace attnlab {
@@ -49,12 +51,6 @@ void check_layer_weights(const LayerConfig& config, const Weights& weights) {
       throw Error("weight '" + spec.name + "' has shape " + shape_to_string(tensor.shape) +
                   ", expected " + shape_to_string(spec.shape) + " for '" + config.name + "'");
   }
-}
-
-std::vector<std::string> projection_names(const LayerConfig& config) {
-  if (!config.is_mla()) return {"q_proj", "k_proj", "v_proj", "o_proj"};
-  if (config.q_lora_rank == 0) return {"q_proj", "kv_a_proj_with_mqa", "kv_b_proj", "o_proj"};
-  return {"q_a_proj", "q_b_proj", "kv_a_proj_with_mqa", "kv_b_proj", "o_proj"};
 }
 
 namespace {
@@ -132,6 +128,29 @@ KvFigures kv_figures(const LayerConfig& config, ImplForm form, int64_t context, 
   f.fraction_of_mha = static_cast<double>(f.elements_per_token_layer) /
                       static_cast<double>(f.mha_elements_per_token_layer);
   return f;
+}
+
+Weights random_weights(const LayerConfig& config, uint64_t seed) {
+  Weights weights;
+  NormalSampler sampler(seed);
+  for (const WeightSpec& spec : weight_specs(config)) {
+    Tensor<double> t(spec.shape);
+    switch (spec.role) {
+      case WeightRole::linear_weight: {
+        const double stddev = 1.0 / std::sqrt(static_cast<double>(spec.shape[1]));
+        for (double& v : t.data) v = sampler.next(stddev);
+        break;
+      }
+      case WeightRole::linear_bias:
+        for (double& v : t.data) v = sampler.next(0.5);
+        break;
+      case WeightRole::norm_weight:
+        for (double& v : t.data) v = 1.0 + sampler.next(0.1);
+        break;
+    }
+    weights.tensors.emplace(spec.name, std::move(t));
+  }
+  return weights;
 }
 
 }  // namespace attnlab

@@ -1,6 +1,8 @@
 // What each attention variant *is*, independent of how it runs: the projections and weight
 // tensors it owns (Hugging Face names and shapes), the KV-cache layout of each implementation
-// form, and the analytic cache size (DeepSeek-V2 paper, Table 1). The reference, the kernels,
+// form, the analytic cache size (DeepSeek-V2 paper, Table 1) and seeded random weights of those
+// shapes. (The projection names a config has are core/layer_config.h's: config validation
+// needs them.) The reference, the kernels,
 // the safetensors loader and `attnlab kv` all read their shapes from here.
 #pragma once
 
@@ -32,10 +34,12 @@ struct WeightSpec {
   WeightRole role;
 };
 
-// The projections of a variant, in forward order (Hugging Face names, e.g. "kv_b_proj").
-std::vector<std::string> projection_names(const LayerConfig& config);
 // Every tensor a layer of this config owns, biases only where config.biases says so.
 std::vector<WeightSpec> weight_specs(const LayerConfig& config);
+// Seeded random weights with the shapes of weight_specs(config): linear weights ~ N(0, 1/in)
+// (keeps activations O(1) layer to layer), biases ~ N(0, 0.25), norm weights ~ 1 + N(0, 0.01).
+// Deterministic across platforms for a given seed (core/weights.h's NormalSampler).
+Weights random_weights(const LayerConfig& config, uint64_t seed);
 
 // The checks every backend's factory makes before building a layer, each throwing
 // attnlab::Error with a one-line message: the form applies to the config; the config is valid

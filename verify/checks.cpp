@@ -2,6 +2,7 @@
 #include "verify/checks.h"
 
 #include "core/presets.h"
+#include "registry/driver.h"
 #include "variants/conversions.h"
 
 namespace attnlab {
@@ -9,25 +10,6 @@ namespace attnlab {
 namespace {
 
 constexpr int64_t kPositionShift = 4096;
-
-// Tokens [s0, s0 + n) of sequences [b0, b0 + nb) of a [B, S, W] tensor.
-template <class T>
-Tensor<T> slice(const Tensor<T>& t, int64_t b0, int64_t nb, int64_t s0, int64_t n) {
-  const int64_t seq = t.shape[1], width = t.shape.size() > 2 ? t.shape[2] : 1;
-  Shape shape = t.shape;
-  shape[0] = nb;
-  shape[1] = n;
-  Tensor<T> out(shape);
-  for (int64_t b = 0; b < nb; ++b)
-    for (int64_t s = 0; s < n; ++s)
-      for (int64_t i = 0; i < width; ++i)
-        out.data[(b * n + s) * width + i] = t.data[((b0 + b) * seq + s0 + s) * width + i];
-  return out;
-}
-
-RunOutput slice_output(const RunOutput& r, int64_t b0, int64_t nb, int64_t s0, int64_t n) {
-  return {slice(r.out, b0, nb, s0, n), slice(r.lse, b0, nb, s0, n), r.cache_bytes};
-}
 
 std::string unsupported(const CaseData& c, const Implementation& impl) {
   const std::string unavailable = impl.unavailable_reason();  // e.g. "no CUDA device (...)"
@@ -88,10 +70,11 @@ std::vector<Check> make_checks() {
                       return unsupported(c, impl);
                     },
                     [](const CaseData& c, const Implementation& impl) {
-                      const int64_t b = c.spec.batch - 1, seq = c.spec.seq;
-                      return CheckRun{prefill(impl, {c.config, c.weights}, slice(c.x, b, 1, 0, seq),
-                                              slice(c.positions, b, 1, 0, seq)),
-                                      slice_output(c.truth, b, 1, 0, seq)};
+                      const int64_t b = c.spec.batch - 1;
+                      return CheckRun{
+                          prefill(impl, {c.config, c.weights}, sequence_slice(c.x, b, 1),
+                                  sequence_slice(c.positions, b, 1)),
+                          sequence_slice(c.truth, b, 1)};
                     }});
   checks.push_back(
       {"causal",
@@ -108,8 +91,7 @@ std::vector<Check> make_checks() {
            for (int64_t i = 0; i < hidden; ++i)
              changed.data[((b + 1) * seq - 1) * hidden + i] = noise.data[b * hidden + i];
          const RunOutput out = prefill(impl, {c.config, c.weights}, changed, c.positions);
-         return CheckRun{slice_output(out, 0, batch, 0, seq - 1),
-                         slice_output(c.truth, 0, batch, 0, seq - 1)};
+         return CheckRun{token_slice(out, 0, seq - 1), token_slice(c.truth, 0, seq - 1)};
        }});
   checks.push_back({"rope_swap",
                     [](const CaseData& c, const Implementation& impl) {
@@ -171,13 +153,15 @@ std::vector<Check> make_checks() {
 
 }  // namespace
 
-CaseData prepare_case(const VerifyCase& spec) { return prepare_case(resolve_model(spec.model), spec); }
+CaseData prepare_case(const VerifyCase& spec) {
+  return prepare_case(resolve_model(spec.model), spec);
+}
 
 CaseData prepare_case(const LayerConfig& config, const VerifyCase& spec) {
   CaseData c{spec, config, {}, {}, spec.positions(), {}};
   c.weights = random_weights(c.config, spec.seed);
   c.x = random_activations(spec.batch, spec.seq, c.config.hidden_size, spec.seed + 1);
-  c.truth = find_implementation("reference", defining_form(c.config), "fp64")
+  c.truth = find_implementation("reference", defining_form(c.config), DType::fp64)
                 .run(c.config, c.weights, c.x, c.positions, Phase::prefill);
   return c;
 }

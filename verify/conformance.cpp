@@ -89,7 +89,7 @@ std::vector<CaseResult> run_conformance(const std::vector<VerifyCase>& cases,
         r.impl = impl.id();
         r.form = to_string(impl.form);
         r.backend = impl.backend;
-        r.dtype = impl.dtype;
+        r.dtype = to_string(impl.dtype);
         // An implementation that cannot run here (no CUDA device) skips every check, saying why.
         r.detail = impl.unavailable_reason();
         if (r.detail.empty()) r.detail = check.not_applicable(data, impl);
@@ -97,18 +97,23 @@ std::vector<CaseResult> run_conformance(const std::vector<VerifyCase>& cases,
           results.push_back(r);
           continue;
         }
-        try {
-          const CheckRun run = check.run(data, impl);
-          judge(run.actual, run.expected, tolerance_for(impl.dtype), r);
-        } catch (const std::exception& e) {
-          r.status = CaseStatus::fail;
-          r.detail = std::string("threw: ") + e.what();
-        }
+        run_and_judge(check, data, impl, r);
         results.push_back(r);
       }
     }
   }
   return results;
+}
+
+void run_and_judge(const Check& check, const CaseData& data, const Implementation& impl,
+                   CaseResult& r) {
+  try {
+    const CheckRun run = check.run(data, impl);
+    judge(run.actual, run.expected, tolerance_for(impl.dtype), r);
+  } catch (const std::exception& e) {
+    r.status = CaseStatus::fail;
+    r.detail = std::string("threw: ") + e.what();
+  }
 }
 
 }  // namespace attnlab

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "registry/registry.h"
+#include "verify/checks.h"
 #include "verify/tolerance.h"
 #include "verify/verify_config.h"
 
@@ -44,5 +45,9 @@ std::vector<CaseResult> run_conformance(const std::vector<VerifyCase>& cases,
 // Compares `actual` with `expected` under `tol`; fills the error fields and status of `result`.
 void judge(const RunOutput& actual, const RunOutput& expected, const Tolerance& tol,
            CaseResult& result);
+// Runs `check` on (data, impl) and judges it with tolerance_for(impl.dtype) into r; an exception
+// is a FAIL "threw: <what>". `attnlab verify` and the sweeps' verify step both use it.
+void run_and_judge(const Check& check, const CaseData& data, const Implementation& impl,
+                   CaseResult& r);
 
 }  // namespace attnlab

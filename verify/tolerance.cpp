@@ -56,12 +56,20 @@ const Tolerance kFp16{1e-6, 6.25e-3, 6.25e-3, 3.125e-2,
 
 }  // namespace
 
-const Tolerance& tolerance_for(const std::string& dtype) {
-  if (dtype == "fp64") return kFp64;
-  if (dtype == "fp32") return kFp32;
-  if (dtype == "bf16") return kBf16;
-  if (dtype == "fp16") return kFp16;
-  throw Error("no tolerance defined for dtype '" + dtype + "'");
+const Tolerance& tolerance_for(DType dtype) {
+  switch (dtype) {
+    case DType::fp64:
+      return kFp64;
+    case DType::fp32:
+      return kFp32;
+    case DType::bf16:
+      return kBf16;
+    case DType::fp16:
+      return kFp16;
+    default:
+      break;
+  }
+  throw Error(std::string("no tolerance defined for dtype '") + to_string(dtype) + "'");
 }
 
 }  // namespace attnlab

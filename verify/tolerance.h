@@ -3,7 +3,7 @@
 // |actual - ref| <= atol + |ref| * rtol, and the LSE is within lse_atol.
 #pragma once
 
-#include <string>
+#include "core/dtype.h"
 
 namespace attnlab {
 
@@ -15,7 +15,7 @@ struct Tolerance {
   const char* reason;
 };
 
-// Throws attnlab::Error for an unknown dtype.
-const Tolerance& tolerance_for(const std::string& dtype);
+// Throws attnlab::Error for a dtype without a bound (fp8, i64: no implementation stores them).
+const Tolerance& tolerance_for(DType dtype);
 
 }  // namespace attnlab

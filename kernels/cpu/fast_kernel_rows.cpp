@@ -154,27 +154,11 @@ void for_row_quads(int64_t m, F&& f) {
   }
 }
 
-// Online softmax of one row over a block of n keys of which those in [hidden, visible) count
-// (hidden > 0 only in a block that crosses the row's first key): scores (log2 units) in,
-// weights out; updates the row's max and sum and returns the factor its accumulated output must
-// be scaled by.
-float softmax_block(float* scores, int64_t n, int64_t hidden, int64_t visible, float& row_max,
-                    float& row_sum) {
-  const int subs = static_cast<int>((n + kSub - 1) / kSub);
-  V16 s[kBlock / kSub];
-  V16 top = set1(kNegInf);
-  if (hidden <= 0) {
-    for (int u = 0; u < subs; ++u) {
-      s[u] = select(first_lanes(visible - u * kSub), load(scores + u * kSub), set1(kNegInf));
-      top = max(top, s[u]);
-    }
-  } else {
-    for (int u = 0; u < subs; ++u) {
-      const Mask seen = first_lanes(visible - u * kSub) & ~first_lanes(hidden - u * kSub);
-      s[u] = select(seen, load(scores + u * kSub), set1(kNegInf));
-      top = max(top, s[u]);
-    }
-  }
+// The update of a row's running max and sum after a block of masked scores s[u] (log2 units)
+// whose largest is `top`; the weights 2^(s - max) go back to scores. Returns the factor the
+// row's accumulated output must be scaled by.
+inline float softmax_update(float* scores, int subs, const V16* s, V16 top, float& row_max,
+                            float& row_sum) {
   const float new_max = std::max(row_max, reduce_max(top));
   if (new_max == kNegInf) {  // nothing visible yet
     for (int u = 0; u < subs; ++u) store(scores + u * kSub, zero());
@@ -190,6 +174,35 @@ float softmax_block(float* scores, int64_t n, int64_t hidden, int64_t visible, f
   row_max = new_max;
   row_sum = row_sum * alpha + reduce_add(total);
   return alpha;
+}
+
+// Online softmax of one row over a block of n keys of which the first `visible` count: scores
+// (log2 units) in, weights out; updates the row's max and sum and returns the factor its
+// accumulated output must be scaled by.
+float softmax_block(float* scores, int64_t n, int64_t visible, float& row_max, float& row_sum) {
+  const int subs = static_cast<int>((n + kSub - 1) / kSub);
+  V16 s[kBlock / kSub];
+  V16 top = set1(kNegInf);
+  for (int u = 0; u < subs; ++u) {
+    s[u] = select(first_lanes(visible - u * kSub), load(scores + u * kSub), set1(kNegInf));
+    top = max(top, s[u]);
+  }
+  return softmax_update(scores, subs, s, top, row_max, row_sum);
+}
+
+// softmax_block for the rare block that crosses the row's first key: keys in [hidden, visible)
+// count. Kept out of line so that the common block's code is what it was without key ranges.
+[[gnu::noinline]] float softmax_block_from(float* scores, int64_t n, int64_t hidden,
+                                           int64_t visible, float& row_max, float& row_sum) {
+  const int subs = static_cast<int>((n + kSub - 1) / kSub);
+  V16 s[kBlock / kSub];
+  V16 top = set1(kNegInf);
+  for (int u = 0; u < subs; ++u) {
+    const Mask seen = first_lanes(visible - u * kSub) & ~first_lanes(hidden - u * kSub);
+    s[u] = select(seen, load(scores + u * kSub), set1(kNegInf));
+    top = max(top, s[u]);
+  }
+  return softmax_update(scores, subs, s, top, row_max, row_sum);
 }
 
 template <class E>
@@ -237,9 +250,14 @@ void attend_rows(const RowsJob& job, int64_t t_begin, int64_t t_end, const Parti
     for_row_quads(m, [&](int64_t i0, auto rows) {
       block_scores<decltype(rows)::value>(q + i0, dk, kb, ks, n, scores + i0 * kBlock, k_ahead);
     });
-    for (int64_t i = 0; i < m; ++i)
-      alpha[i] = softmax_block(scores + i * kBlock, n, job.first != nullptr ? job.first[i] - t0 : 0,
-                               std::min<int64_t>(n, job.limit[i] - t0), state.max[i], state.sum[i]);
+    for (int64_t i = 0; i < m; ++i) {
+      const int64_t visible = std::min<int64_t>(n, job.limit[i] - t0);
+      const int64_t hidden = job.first != nullptr ? job.first[i] - t0 : 0;
+      alpha[i] = hidden <= 0
+                     ? softmax_block(scores + i * kBlock, n, visible, state.max[i], state.sum[i])
+                     : softmax_block_from(scores + i * kBlock, n, hidden, visible, state.max[i],
+                                          state.sum[i]);
+    }
     for_row_quads(m, [&](int64_t i0, auto rows) {
       block_values<decltype(rows)::value>(vb, vs, dv, n, scores + i0 * kBlock, alpha + i0, o + i0,
                                           v_ahead);

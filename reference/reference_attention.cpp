@@ -46,20 +46,19 @@ std::vector<double> rms_norm(const std::vector<double>& x, const Tensor<double>&
   return y;
 }
 
-void apply_rope(double* v, int64_t dim, int64_t position, RopeLayout layout, double theta) {
-  if (layout == RopeLayout::none || dim == 0) return;
-  if (dim % 2 != 0) throw Error("apply_rope: dimension " + std::to_string(dim) + " must be even");
-  const int64_t half = dim / 2;
-  for (int64_t i = 0; i < half; ++i) {
-    const double inv_freq = std::pow(theta, -2.0 * static_cast<double>(i) / dim);
-    const double angle = static_cast<double>(position) * inv_freq;
-    const double c = std::cos(angle), s = std::sin(angle);
-    // The two elements that form pair i in this layout.
-    double& a = layout == RopeLayout::interleaved ? v[2 * i] : v[i];
-    double& b = layout == RopeLayout::interleaved ? v[2 * i + 1] : v[i + half];
-    const double a0 = a, b0 = b;
-    a = a0 * c - b0 * s;
-    b = a0 * s + b0 * c;
+void apply_rope(double* v, const RopeSpec& spec, int64_t position) {
+  if (!spec.rotates()) return;
+  if (spec.rotary_dim % 2 != 0)
+    throw Error("apply_rope: rotary dimension " + std::to_string(spec.rotary_dim) +
+                " must be even");
+  const double factor = spec.attention_factor();
+  for (int64_t i = 0; i < spec.pairs(); ++i) {
+    const double angle = static_cast<double>(position) * spec.inv_freq(i);
+    const double c = std::cos(angle) * factor, s = std::sin(angle) * factor;
+    const auto [ia, ib] = spec.pair(i);
+    const double a0 = v[ia], b0 = v[ib];
+    v[ia] = a0 * c - b0 * s;
+    v[ib] = a0 * s + b0 * c;
   }
 }
 

@@ -18,6 +18,7 @@
 #include "core/layer_config.h"
 #include "core/tensor.h"
 #include "core/weights.h"
+#include "variants/rope.h"
 #include "variants/variant_spec.h"
 
 namespace attnlab::reference {
@@ -33,8 +34,10 @@ struct Result {
 };
 
 // x: [B, S, hidden]; positions: [B, S]. Appends S tokens to `cache` (created empty by the
-// caller, batch taken from x on first use) and attends causally: new token s of a sequence
-// sees cache slots 0 .. cache.length + s. Throws attnlab::Error on mismatched shapes.
+// caller, batch taken from x on first use) and attends over the key range the layer's mask
+// gives each query (variants/mask.h mask_spec(config).keys_for(cache.length + s); causal today:
+// new token s of a sequence sees cache slots 0 .. cache.length + s). Throws attnlab::Error on
+// mismatched shapes.
 Result forward(const LayerConfig& config, const Weights& weights, ImplForm form,
                const Tensor<double>& x, const Tensor<int64_t>& positions, Cache& cache);
 
@@ -45,8 +48,9 @@ std::vector<double> linear(const std::vector<double>& x, const Tensor<double>& w
 // x / sqrt(mean(x^2) + eps) * weight.
 std::vector<double> rms_norm(const std::vector<double>& x, const Tensor<double>& weight,
                              double eps);
-// Rotates v (length even) in place for one position: pair i is (v[2i], v[2i+1]) for
-// interleaved, (v[i], v[i + d/2]) for half_split, angle position * theta^(-2i/d); none: no-op.
-void apply_rope(double* v, int64_t dim, int64_t position, RopeLayout layout, double theta);
+// Rotates the first spec.rotary_dim elements of v in place for one position: pair i
+// (spec.pair(i): (v[2i], v[2i+1]) interleaved, (v[i], v[i + d/2]) half_split) by the angle
+// position * spec.inv_freq(i), cos and sin times spec.attention_factor(); none: no-op.
+void apply_rope(double* v, const RopeSpec& spec, int64_t position);
 
 }  // namespace attnlab::reference

@@ -63,22 +63,22 @@ Softmax softmax_with_lse(const std::vector<double>& scores) {
 }
 
 HeadResult attend_cached_kv(const std::vector<double>& q, const Tensor<double>& k,
-                            const Tensor<double>& v, int64_t b, int64_t kv_head, int64_t visible,
+                            const Tensor<double>& v, int64_t b, int64_t kv_head, KeyRange keys,
                             double scale) {
   const int64_t d_k = k.dim(3), d_v = v.dim(3);
   if (static_cast<int64_t>(q.size()) != d_k)
     throw std::logic_error("attend_cached_kv: query and key widths differ");
-  std::vector<double> scores(visible);
-  for (int64_t t = 0; t < visible; ++t) {
+  std::vector<double> scores(keys.size());
+  for (int64_t t = keys.lo; t < keys.hi; ++t) {
     const double* key = cache_slot(k, b, t) + kv_head * d_k;
-    scores[t] = dot(q.data(), key, d_k) * scale;
+    scores[t - keys.lo] = dot(q.data(), key, d_k) * scale;
   }
   const Softmax softmax = softmax_with_lse(scores);
   HeadResult head;
   head.output.assign(d_v, 0.0);
-  for (int64_t t = 0; t < visible; ++t) {
+  for (int64_t t = keys.lo; t < keys.hi; ++t) {
     const double* value = cache_slot(v, b, t) + kv_head * d_v;
-    for (int64_t i = 0; i < d_v; ++i) head.output[i] += softmax.weights[t] * value[i];
+    for (int64_t i = 0; i < d_v; ++i) head.output[i] += softmax.weights[t - keys.lo] * value[i];
   }
   head.lse = softmax.lse;
   return head;

@@ -11,6 +11,7 @@
 #include "core/tensor.h"
 #include "core/weights.h"
 #include "reference/reference_attention.h"
+#include "variants/mask.h"
 
 namespace attnlab::reference::detail {
 
@@ -49,10 +50,11 @@ struct HeadResult {
 };
 
 // Attention of one query vector q over cached per-head keys and values: k is [B, T, heads, d_k]
-// (d_k == q.size()), v is [B, T, heads, d_v]; the query sees slots 0 .. visible-1 of sequence b,
-// kv head `kv_head`. score_t = (q . k_t) * scale.
+// (d_k == q.size()), v is [B, T, heads, d_v]; the query sees slots [keys.lo, keys.hi) of
+// sequence b (mask_spec(config).keys_for(its slot)), kv head `kv_head`. score_t = (q . k_t) *
+// scale.
 HeadResult attend_cached_kv(const std::vector<double>& q, const Tensor<double>& k,
-                            const Tensor<double>& v, int64_t b, int64_t kv_head, int64_t visible,
+                            const Tensor<double>& v, int64_t b, int64_t kv_head, KeyRange keys,
                             double scale);
 
 // Stores the concatenated head outputs of token (b, s) through o_proj into result.out and the

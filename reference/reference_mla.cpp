@@ -47,7 +47,7 @@ MlaQuery mla_query(const LayerConfig& config, const Weights& weights,
     const int64_t head_begin = h * (d_nope + d_rope);
     query.nope.push_back(slice(q, head_begin, d_nope));
     query.rope.push_back(slice(q, head_begin + d_nope, d_rope));
-    apply_rope(query.rope.back().data(), d_rope, position, config.rope_layout, config.rope_theta);
+    apply_rope(query.rope.back().data(), rope_spec(config), position);
   }
   return query;
 }
@@ -61,7 +61,7 @@ MlaLatent mla_latent(const LayerConfig& config, const Weights& weights,
   if (config.latent_norms)
     latent.c = rms_norm(latent.c, weights.get("kv_a_layernorm.weight"), config.rms_norm_eps);
   latent.k_rope = slice(kv_a, d_c, d_rope);
-  apply_rope(latent.k_rope.data(), d_rope, position, config.rope_layout, config.rope_theta);
+  apply_rope(latent.k_rope.data(), rope_spec(config), position);
   return latent;
 }
 
@@ -130,9 +130,9 @@ std::vector<double> up_project_value(const LayerConfig& config, const Tensor<dou
 }
 
 // Attention of query head h of one token over the latent cache of sequence b, slots
-// 0 .. visible-1: scores (q_abs . latent_t + q_rope . rope_key_t + q_nope . b_UK) * scale.
+// [keys.lo, keys.hi): scores (q_abs . latent_t + q_rope . rope_key_t + q_nope . b_UK) * scale.
 HeadResult attend_latent(const LayerConfig& config, const Weights& weights, const MlaQuery& query,
-                         int64_t h, const Cache& cache, int64_t b, int64_t visible) {
+                         int64_t h, const Cache& cache, int64_t b, KeyRange keys) {
   const Tensor<double>& kv_b_weight = weights.get("kv_b_proj.weight");
   const Tensor<double>* kv_b_bias = optional_bias(config, weights, "kv_b_proj");
   const Tensor<double>& latent = cache.parts[0];
@@ -141,18 +141,18 @@ HeadResult attend_latent(const LayerConfig& config, const Weights& weights, cons
 
   const std::vector<double> q_abs = absorbed_query(config, kv_b_weight, h, query.nope[h]);
   const double bias_score = key_bias_score(config, kv_b_bias, h, query.nope[h]);
-  std::vector<double> scores(visible);
-  for (int64_t t = 0; t < visible; ++t) {
+  std::vector<double> scores(keys.size());
+  for (int64_t t = keys.lo; t < keys.hi; ++t) {
     const double latent_score = dot(q_abs.data(), cache_slot(latent, b, t), d_c);
     const double rope_score = dot(query.rope[h].data(), cache_slot(rope_key, b, t), d_rope);
-    scores[t] = (latent_score + rope_score + bias_score) * config.scale();
+    scores[t - keys.lo] = (latent_score + rope_score + bias_score) * config.scale();
   }
   const Softmax softmax = softmax_with_lse(scores);
 
   std::vector<double> o_latent(d_c, 0.0);
-  for (int64_t t = 0; t < visible; ++t) {
+  for (int64_t t = keys.lo; t < keys.hi; ++t) {
     const double* c = cache_slot(latent, b, t);
-    for (int64_t i = 0; i < d_c; ++i) o_latent[i] += softmax.weights[t] * c[i];
+    for (int64_t i = 0; i < d_c; ++i) o_latent[i] += softmax.weights[t - keys.lo] * c[i];
   }
   return {up_project_value(config, kv_b_weight, kv_b_bias, h, o_latent), softmax.lse};
 }
@@ -177,6 +177,7 @@ void forward_mla_naive(const LayerConfig& config, const Weights& weights, const 
   }
 
   // Phase 2: MHA over the cache; head h's query is [q_nope_h | q_rope_h].
+  const MaskSpec mask = mask_spec(config);
   for (int64_t b = 0; b < batch; ++b) {
     for (int64_t s = 0; s < seq; ++s) {
       const MlaQuery& query = queries[b * seq + s];
@@ -186,7 +187,7 @@ void forward_mla_naive(const LayerConfig& config, const Weights& weights, const 
         std::vector<double> q = query.nope[h];
         q.insert(q.end(), query.rope[h].begin(), query.rope[h].end());
         const HeadResult head = attend_cached_kv(q, cache.parts[0], cache.parts[1], b, h,
-                                                 old_length + s + 1, config.scale());
+                                                 mask.keys_for(old_length + s), config.scale());
         std::copy(head.output.begin(), head.output.end(), concat_heads.begin() + h * d_v);
         head_lse[h] = head.lse;
       }
@@ -215,13 +216,14 @@ void forward_mla_absorb(const LayerConfig& config, const Weights& weights, const
   }
 
   // Phase 2: every query head attends over the shared latent cache (MQA over the latent).
+  const MaskSpec mask = mask_spec(config);
   for (int64_t b = 0; b < batch; ++b) {
     for (int64_t s = 0; s < seq; ++s) {
       std::vector<double> concat_heads(heads * d_v);
       std::vector<double> head_lse(heads);
       for (int64_t h = 0; h < heads; ++h) {
-        const HeadResult head =
-            attend_latent(config, weights, queries[b * seq + s], h, cache, b, old_length + s + 1);
+        const HeadResult head = attend_latent(config, weights, queries[b * seq + s], h, cache, b,
+                                              mask.keys_for(old_length + s));
         std::copy(head.output.begin(), head.output.end(), concat_heads.begin() + h * d_v);
         head_lse[h] = head.lse;
       }

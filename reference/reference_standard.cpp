@@ -12,8 +12,7 @@ namespace {
 // Rotates each of the `heads` consecutive head vectors of width d in v by RoPE.
 void rope_each_head(const LayerConfig& config, std::vector<double>& v, int64_t heads, int64_t d,
                     int64_t position) {
-  for (int64_t h = 0; h < heads; ++h)
-    apply_rope(v.data() + h * d, d, position, config.rope_layout, config.rope_theta);
+  for (int64_t h = 0; h < heads; ++h) apply_rope(v.data() + h * d, rope_spec(config), position);
 }
 
 // Projects token (b, s), writes its roped key and its value into cache slot `slot`, and returns
@@ -47,15 +46,17 @@ void forward_standard(const LayerConfig& config, const Weights& weights, const T
       queries[b * seq + s] = project_token(config, weights, token_row(x, b, s),
                                            positions.data[b * seq + s], b, old_length + s, cache);
 
-  // Phase 2: new token s sees slots 0 .. old_length + s.
+  // Phase 2: new token s (cache slot old_length + s) sees the slots mask_spec(config) gives it.
+  const MaskSpec mask = mask_spec(config);
   for (int64_t b = 0; b < batch; ++b) {
     for (int64_t s = 0; s < seq; ++s) {
       const std::vector<double>& q = queries[b * seq + s];
       std::vector<double> concat_heads(heads * d);
       std::vector<double> head_lse(heads);
       for (int64_t h = 0; h < heads; ++h) {
-        const HeadResult head = attend_cached_kv(slice(q, h * d, d), cache.parts[0], cache.parts[1],
-                                                 b, h / group, old_length + s + 1, config.scale());
+        const HeadResult head =
+            attend_cached_kv(slice(q, h * d, d), cache.parts[0], cache.parts[1], b, h / group,
+                             mask.keys_for(old_length + s), config.scale());
         std::copy(head.output.begin(), head.output.end(), concat_heads.begin() + h * d);
         head_lse[h] = head.lse;
       }

@@ -564,3 +564,115 @@ TEST_CASE("fast core: forced key splits through run_core agree with none", "[fas
     for (size_t i = 0; i < lse_a.size(); ++i) CHECK(std::abs(lse_a[i] - lse_b[i]) < 1e-5);
   }
 }
+
+// ------------------------------------------------------------------------------------------------
+// the core: key ranges that do not start at 0 (MaskSpec's lo; every layer is causal today, so
+// only these direct kernel calls reach the lo paths: block/tile skipping and lane masking below lo)
+
+namespace {
+
+struct WindowedRows {
+  int64_t m, t, dk, dv;
+  std::vector<float> q, k, v;  // q pre-scaled (log2 units)
+  std::vector<int64_t> first, limit;
+};
+
+WindowedRows windowed_rows(int64_t m, int64_t t, int64_t dk, int64_t dv, int64_t window,
+                           int64_t shift, uint64_t seed) {
+  std::mt19937 rng(static_cast<unsigned>(seed));
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  WindowedRows d{m, t, dk, dv, {}, {}, {}, {}, {}};
+  d.q.resize(m * dk);
+  d.k.resize(t * dk);
+  d.v.resize(t * dv);
+  for (float& x : d.q) x = normal(rng) * 0.3f;
+  for (float& x : d.k) x = normal(rng);
+  for (float& x : d.v) x = normal(rng);
+  for (int64_t i = 0; i < m; ++i) {  // causal rows ending at t, sliding window, shifted lo
+    const int64_t hi = t - m + i + 1;
+    d.limit.push_back(hi);
+    d.first.push_back(std::clamp<int64_t>(hi - window + shift * (i % 3), 0, hi - 1));
+  }
+  return d;
+}
+
+}  // namespace
+
+TEST_CASE("fast core: rows and lanes kernels attend over [first, limit) with first > 0",
+          "[fast][core][mask]") {
+  using namespace cpu::fast;
+  struct Shape {
+    int64_t m, dk, dv, window, shift;
+  };
+  const Shape shapes[] = {{1, 128, 128, 100, 0}, {3, 40, 24, 64, 7},    {8, 17, 9, 300, 13},
+                          {9, 64, 64, 129, 5},   {16, 576, 512, 77, 1}, {40, 72, 64, 200, 31},
+                          {71, 24, 40, 500, 3}};
+  const int64_t t = 1000;
+  for (const Shape& s : shapes)
+    for (bool lanes : {false, true}) {
+      if (!lanes && s.m > kMaxRowsKernelRows) continue;
+      const WindowedRows d = windowed_rows(s.m, t, s.dk, s.dv, s.window, s.shift, s.m * 11 + 3);
+      // Truth: a plain fp64 loop over exactly [first, limit) of each row.
+      std::vector<double> ref_out(s.m * s.dv, 0.0), ref_lse(s.m);
+      for (int64_t i = 0; i < s.m; ++i) {
+        std::vector<double> score;
+        for (int64_t key = d.first[i]; key < d.limit[i]; ++key) {
+          double dot = 0;
+          for (int64_t j = 0; j < s.dk; ++j) dot += double(d.q[i * s.dk + j]) * d.k[key * s.dk + j];
+          score.push_back(dot);
+        }
+        const double top = *std::max_element(score.begin(), score.end());
+        double sum = 0;
+        for (double x : score) sum += std::exp2(x - top);
+        for (int64_t key = d.first[i]; key < d.limit[i]; ++key)
+          for (int64_t j = 0; j < s.dv; ++j)
+            ref_out[i * s.dv + j] +=
+                std::exp2(score[key - d.first[i]] - top) / sum * d.v[key * s.dv + j];
+        ref_lse[i] = (top + std::log2(sum)) * std::log(2.0);
+      }
+      std::vector<const float*> q(s.m);
+      for (int64_t i = 0; i < s.m; ++i) q[i] = d.q.data() + i * s.dk;
+      RowsJob job;
+      job.keys = {d.k.data(), s.dk};
+      job.values = {d.v.data(), s.dv};
+      job.dk = s.dk;
+      job.dv = s.dv;
+      job.m = s.m;
+      job.q = q.data();
+      job.first = d.first.data();
+      job.limit = d.limit.data();
+      // One pass from 0, and splits (ranges wholly below some rows' first key included).
+      for (const std::vector<int64_t>& bounds :
+           {std::vector<int64_t>{0, t}, std::vector<int64_t>{0, 400, 777, 801, 930, t}}) {
+        const size_t n = bounds.size() - 1;
+        std::vector<std::vector<float>> storage(n, std::vector<float>(s.m * (s.dv + 2)));
+        std::vector<Partial> parts(n);
+        for (size_t p = 0; p < n; ++p) {
+          float* base = storage[p].data();
+          parts[p] = {base, base + s.m * s.dv, base + s.m * s.dv + s.m};
+          reset_partial(parts[p], s.m, s.dv);
+          if (lanes)
+            attend_range_lanes(job, bounds[p], bounds[p + 1], parts[p]);
+          else
+            attend_range_rows(job, bounds[p], bounds[p + 1], parts[p]);
+        }
+        std::vector<float> out(s.m * s.dv), lse(s.m);
+        std::vector<float*> out_rows(s.m), lse_rows(s.m);
+        for (int64_t i = 0; i < s.m; ++i)
+          out_rows[i] = out.data() + i * s.dv, lse_rows[i] = &lse[i];
+        merge_partials(parts.data(), static_cast<int>(n), s.m, s.dv, out_rows.data(),
+                       lse_rows.data());
+        double err2 = 0, ref2 = 0, lse_err = 0;
+        for (size_t i = 0; i < ref_out.size(); ++i) {
+          err2 += std::pow(out[i] - ref_out[i], 2);
+          ref2 += ref_out[i] * ref_out[i];
+        }
+        for (int64_t i = 0; i < s.m; ++i)
+          lse_err = std::max(lse_err, std::abs(lse[i] - ref_lse[i]));
+        INFO("m " << s.m << " dk " << s.dk << " window " << s.window << " lanes " << lanes
+                  << " ranges " << n << ": NMSE " << err2 / ref2 << ", LSE error " << lse_err);
+        CHECK(err2 / ref2 < 1e-11);
+        CHECK(lse_err < 1e-4);
+      }
+    }
+}

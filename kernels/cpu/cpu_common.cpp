@@ -53,33 +53,6 @@ void rms_norm_rows(float* x, int64_t rows, int64_t dim, int64_t stride,
   }
 }
 
-RopeAngles::RopeAngles(int64_t position, int64_t dim, double theta) {
-  const int64_t pairs = dim / 2;
-  cos.resize(pairs);
-  sin.resize(pairs);
-  for (int64_t i = 0; i < pairs; ++i) {
-    const double inv_freq = std::pow(theta, -2.0 * static_cast<double>(i) / dim);
-    const double angle = static_cast<double>(position) * inv_freq;
-    cos[i] = static_cast<float>(std::cos(angle));
-    sin[i] = static_cast<float>(std::sin(angle));
-  }
-}
-
-void apply_rope(float* v, const RopeAngles& angles, RopeLayout layout) {
-  if (layout == RopeLayout::none) return;
-  const int64_t pairs = static_cast<int64_t>(angles.cos.size());
-  for (int64_t i = 0; i < pairs; ++i) {
-    // The two members of pair i: adjacent (interleaved) or half the vector apart (half_split).
-    float& a = layout == RopeLayout::interleaved ? v[2 * i] : v[i];
-    float& b = layout == RopeLayout::interleaved ? v[2 * i + 1] : v[i + pairs];
-    const float c = angles.cos[i], s = angles.sin[i];
-    const float rotated_a = a * c - b * s;
-    const float rotated_b = a * s + b * c;
-    a = rotated_a;
-    b = rotated_b;
-  }
-}
-
 float softmax_in_place(float* scores, int64_t n_keys, float* lse) {
   float max_score = -std::numeric_limits<float>::infinity();
   for (int64_t t = 0; t < n_keys; ++t) max_score = std::max(max_score, scores[t]);
@@ -166,16 +139,18 @@ float softmax_scale(const LayerConfig& config, Fault fault) {
   return static_cast<float>(config.scale());
 }
 
-RopeLayout rope_layout(const LayerConfig& config, Fault fault) {
-  if (fault != Fault::rope_pairs || config.rope_layout == RopeLayout::none)
-    return config.rope_layout;
-  return config.rope_layout == RopeLayout::interleaved ? RopeLayout::half_split
-                                                       : RopeLayout::interleaved;
+RopeSpec rope_spec(const LayerConfig& config, Fault fault) {
+  RopeSpec spec = attnlab::rope_spec(config);
+  if (fault == Fault::rope_pairs && spec.layout != RopeLayout::none)
+    spec.layout =
+        spec.layout == RopeLayout::interleaved ? RopeLayout::half_split : RopeLayout::interleaved;
+  return spec;
 }
 
-int64_t visible_keys(int64_t length, int64_t s, int64_t seq, Fault fault) {
-  if (fault == Fault::causal_off_by_one) return std::min(length + s + 2, length + seq);
-  return length + s + 1;
+KeyRange visible_keys(const MaskSpec& mask, int64_t length, int64_t s, int64_t seq, Fault fault) {
+  KeyRange keys = mask.keys_for(length + s);
+  if (fault == Fault::causal_off_by_one) keys.hi = std::min(keys.hi + 1, length + seq);
+  return keys;
 }
 
 int64_t write_slot(int64_t length, int64_t s, Fault fault) {
@@ -184,25 +159,6 @@ int64_t write_slot(int64_t length, int64_t s, Fault fault) {
 
 int64_t output_head(int64_t h, int64_t n_heads, Fault fault) {
   return fault == Fault::heads_permuted ? (h + 1) % n_heads : h;
-}
-
-std::vector<AbsorbedHead> split_kv_b_per_head(const LayerConfig& config, const Weights& weights) {
-  const int64_t d_c = config.kv_lora_rank, d_nope = config.qk_nope_head_dim;
-  const int64_t d_v = config.v_head_dim, block = d_nope + d_v;
-  const std::vector<float> weight = to_float(weights.get("kv_b_proj.weight"));
-  std::vector<float> bias;
-  if (config.has_bias("kv_b_proj")) bias = to_float(weights.get("kv_b_proj.bias"));
-  std::vector<AbsorbedHead> heads(config.n_heads);
-  for (int64_t h = 0; h < config.n_heads; ++h) {
-    const float* rows = weight.data() + h * block * d_c;
-    heads[h].w_uk.assign(rows, rows + d_nope * d_c);
-    heads[h].w_uv.assign(rows + d_nope * d_c, rows + block * d_c);
-    if (!bias.empty()) {
-      heads[h].b_uk.assign(bias.begin() + h * block, bias.begin() + h * block + d_nope);
-      heads[h].b_uv.assign(bias.begin() + h * block + d_nope, bias.begin() + (h + 1) * block);
-    }
-  }
-  return heads;
 }
 
 }  // namespace attnlab::cpu

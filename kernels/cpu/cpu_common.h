@@ -1,7 +1,9 @@
-// Building blocks shared by the plain CPU backend's forms (kernels/cpu/cpu_*.cpp): fp32 copies
-// of linear layers converted once from the fp64 master weights, row-batched projections through
-// Eigen, RMSNorm, RoPE, one causal softmax-attention row, the KV-cache storage base class and the
-// argument checks every forward() performs. Internal to kernels/cpu; not part of the public API.
+// Building blocks of the plain CPU backend ("cpu-plain", kernels/cpu/cpu_*.cpp), some also used
+// by the fast one (Linear loading, to_float, RMSNorm, the cache checks): fp32 copies of linear
+// layers converted once from the fp64 master weights, row-batched projections through Eigen,
+// RMSNorm, one query's softmax attention over a key range, the Fault hooks, the KV-cache storage
+// base class and the argument checks every forward() performs. Internal to kernels/cpu; not
+// part of the public API.
 #pragma once
 
 #include <algorithm>
@@ -14,6 +16,8 @@
 #include "core/layer_config.h"
 #include "core/weights.h"
 #include "kernels/cpu/cpu_plain_attention.h"
+#include "variants/mask.h"
+#include "variants/rope.h"
 
 namespace attnlab::cpu {
 
@@ -38,17 +42,8 @@ struct Linear {
 void rms_norm_rows(float* x, int64_t rows, int64_t dim, int64_t stride,
                    const std::vector<float>& weight, double eps);
 
-// The rotation of one position: cos/sin of position * theta^(-2i/d), i < d/2 (angle in double).
-struct RopeAngles {
-  std::vector<float> cos;
-  std::vector<float> sin;
-  RopeAngles(int64_t position, int64_t dim, double theta);
-};
-// Rotates v (length 2 * angles.cos.size()) in place; RopeLayout::none leaves it unchanged.
-void apply_rope(float* v, const RopeAngles& angles, RopeLayout layout);
-
-// Causal attention of one query over keys 0..n_keys-1 of one head, the softmax part shared by
-// every form: scores[t] holds the scaled score of key t on entry and the unnormalised weight
+// The softmax part of one query's attention over n_keys keys of one head, shared by every form:
+// scores[j] holds the scaled score of the j-th visible key on entry and the unnormalised weight
 // exp(score - max) on return. Returns the normaliser sum; *lse (when non-null) gets
 // max + log(sum).
 float softmax_in_place(float* scores, int64_t n_keys, float* lse);
@@ -56,38 +51,34 @@ float softmax_in_place(float* scores, int64_t n_keys, float* lse);
 // The places where a Fault (cpu_plain_attention.h) changes the math; each returns the correct
 // value for Fault::none.
 float softmax_scale(const LayerConfig& config, Fault fault);
-RopeLayout rope_layout(const LayerConfig& config, Fault fault);
-// Keys visible to new token s of a forward that appends `seq` tokens to `length` cached ones.
-int64_t visible_keys(int64_t length, int64_t s, int64_t seq, Fault fault);
+// rope_spec(config), with the other layout's pairs under Fault::rope_pairs.
+RopeSpec rope_spec(const LayerConfig& config, Fault fault);
+// Key slots [lo, hi) visible to new token s of a forward that appends `seq` tokens to `length`
+// cached ones: mask.keys_for(length + s) (Fault::causal_off_by_one: hi + 1, clipped to the
+// tokens written so far).
+KeyRange visible_keys(const MaskSpec& mask, int64_t length, int64_t s, int64_t seq, Fault fault);
 // Cache slot that new token s is written to.
 int64_t write_slot(int64_t length, int64_t s, Fault fault);
 // Head slot that head h's attention output is written to before o_proj.
 int64_t output_head(int64_t h, int64_t n_heads, Fault fault);
-
-// kv_b_proj split per head for MLA absorb (both CPU backends): W_UK_h [d_nope, d_c] and
-// W_UV_h [d_v, d_c] as contiguous copies of the head's row blocks, and the matching bias slices
-// (empty without a kv_b_proj bias).
-struct AbsorbedHead {
-  std::vector<float> w_uk, w_uv, b_uk, b_uv;
-};
-std::vector<AbsorbedHead> split_kv_b_per_head(const LayerConfig& config, const Weights& weights);
 
 // Dot product of two fp32 vectors of length n.
 float dot(const float* a, const float* b, int64_t n);
 // out += weight * x over n elements.
 void add_scaled(float* out, const float* x, float weight, int64_t n);
 
-// One query of one head attending causally over keys 0..n_keys-1: score_of(t) gives the scaled
-// score of key t, value_of(t) points at its value vector (value_dim floats). Writes the
+// One query of one head attending over key slots [keys.lo, keys.hi): score_of(t) gives the
+// scaled score of key t, value_of(t) points at its value vector (value_dim floats). Writes the
 // softmax-weighted sum of values to out and, when lse is non-null, the log-sum-exp of the scores.
-// `scores` is scratch space of at least n_keys floats.
+// `scores` is scratch space of at least keys.size() floats.
 template <class ScoreOf, class ValueOf>
-void attend_one_query(int64_t n_keys, ScoreOf score_of, ValueOf value_of, int64_t value_dim,
+void attend_one_query(KeyRange keys, ScoreOf score_of, ValueOf value_of, int64_t value_dim,
                       float* scores, float* out, float* lse) {
-  for (int64_t t = 0; t < n_keys; ++t) scores[t] = score_of(t);
+  const int64_t n_keys = keys.size();
+  for (int64_t j = 0; j < n_keys; ++j) scores[j] = score_of(keys.lo + j);
   const float sum = softmax_in_place(scores, n_keys, lse);
   std::fill(out, out + value_dim, 0.0f);
-  for (int64_t t = 0; t < n_keys; ++t) add_scaled(out, value_of(t), scores[t], value_dim);
+  for (int64_t j = 0; j < n_keys; ++j) add_scaled(out, value_of(keys.lo + j), scores[j], value_dim);
   const float inv_sum = 1.0f / sum;
   for (int64_t i = 0; i < value_dim; ++i) out[i] *= inv_sum;
 }

@@ -1,5 +1,5 @@
-// The plain CPU backend's forms, one constructor each; cpu_plain_attention.cpp picks among them.
-// Internal to kernels/cpu.
+// The plain CPU backend's ("cpu-plain") forms, one constructor each; cpu_plain_attention.cpp picks
+// among them. Internal to kernels/cpu.
 #pragma once
 
 #include <memory>

@@ -1,4 +1,5 @@
-// The plain CPU backend ("cpu"): fp32 compute and an fp32 KV cache, correct before fast.
+// The plain CPU backend (registry backend "cpu-plain", namespace attnlab::cpu; the fast one is
+// "cpu", namespace attnlab::cpu::fast): fp32 compute and an fp32 KV cache, correct before fast.
 // Projections through Eigen; attention as straightforward loops over (batch, head, query) with
 // a numerically safe softmax (max-subtracted), OpenMP across batch x heads. Each form keeps its
 // own cache layout (variant_spec.h cache_layout): standard K,V [B, T, n_kv, d]; MLA naive full

@@ -8,6 +8,7 @@
 
 #include "kernels/cpu/cpu_common.h"
 #include "kernels/cpu/cpu_forms.h"
+#include "kernels/cpu/cpu_rope.h"
 
 namespace attnlab::cpu {
 
@@ -29,6 +30,7 @@ class StandardAttention final : public Attention {
         k_proj_(Linear::load(config, weights, "k_proj")),
         v_proj_(Linear::load(config, weights, "v_proj")),
         o_proj_(Linear::load(config, weights, "o_proj")),
+        rope_(rope_spec(config, fault)),
         owner_("cpu standard attention, " + std::to_string(config.n_kv_heads) + " kv heads x " +
                std::to_string(config.head_dim)) {}
 
@@ -77,10 +79,7 @@ class StandardAttention final : public Attention {
 
   // RoPE on `n_heads` consecutive head vectors of width head_dim, all at `position`.
   void rope_heads(float* heads, int64_t n_heads, int64_t position) const {
-    const RopeLayout layout = rope_layout(config_, fault_);
-    if (layout == RopeLayout::none) return;
-    const RopeAngles angles(position, config_.head_dim, config_.rope_theta);
-    for (int64_t h = 0; h < n_heads; ++h) apply_rope(heads + h * config_.head_dim, angles, layout);
+    if (rope_.rotates()) rope_.rotate_heads(heads, n_heads, config_.head_dim, position);
   }
 
   // heads [rows, H, d]: each new token's attention over the cache up to and including itself.
@@ -90,6 +89,7 @@ class StandardAttention final : public Attention {
     const int64_t group = n_heads / config_.n_kv_heads;
     const int64_t length = kv.length();
     const float scale = softmax_scale(config_, fault_);
+    const MaskSpec mask = mask_spec(config_);
 #pragma omp parallel for collapse(2) schedule(static)
     for (int64_t b = 0; b < batch; ++b) {
       for (int64_t h = 0; h < n_heads; ++h) {
@@ -100,7 +100,7 @@ class StandardAttention final : public Attention {
           const int64_t out_head = (b * seq + s) * n_heads + output_head(h, n_heads, fault_);
           const float* q_head = q + row_head * d;
           attend_one_query(
-              visible_keys(length, s, seq, fault_),
+              visible_keys(mask, length, s, seq, fault_),
               [&](int64_t t) { return dot(q_head, kv.slot(kKeys, b, t) + kv_offset, d) * scale; },
               [&](int64_t t) { return kv.slot(kValues, b, t) + kv_offset; }, d, scores.data(),
               heads + out_head * d, lse != nullptr ? lse + row_head : nullptr);
@@ -112,6 +112,7 @@ class StandardAttention final : public Attention {
   LayerConfig config_;
   Fault fault_;
   Linear q_proj_, k_proj_, v_proj_, o_proj_;
+  CpuRope rope_;  // rope_spec(config, fault), inverse frequencies taken once
   std::string owner_;
 };
 

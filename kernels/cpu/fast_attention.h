@@ -1,4 +1,5 @@
-// The fast CPU backend ("cpu" in the registry; the plain one is "cpu-plain"): every form
+// The fast CPU backend ("cpu" in the registry, namespace attnlab::cpu::fast; the plain one is
+// "cpu-plain", namespace attnlab::cpu): every form
 // (standard MHA/GQA/MQA, MLA naive, MLA absorb), both phases, a KV cache stored in fp32, bf16 or
 // fp16 with fp32 accumulation, OpenMP threads (omp_get_max_threads()).
 //
@@ -35,7 +36,6 @@
 #include "variants/variant_spec.h"
 
 namespace attnlab::cpu::fast {
-
 
 // An Attention of the fast backend, with the hooks benchmarks and tests need beyond forward().
 // Long contexts for benchmarks come from KvCache::fill_synthetic (the fast cache implements it:

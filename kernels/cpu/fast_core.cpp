@@ -3,7 +3,8 @@
 // omp_get_max_threads() threads with dynamic scheduling, and merges split partials by
 // log-sum-exp. Row sets: all rows of a stream when there are at most 256 (decode: one pass over
 // the keys serves every query head of the stream), else sets of 64 consecutive rows (prefill:
-// each set runs only the key tiles its causal limit reaches). Key splits (flash-decoding) only
+// each set runs only the key tiles of its rows' key ranges, mask_spec(config).keys_for). Key
+// ranges and split boundaries come from CoreProblem::mask. Key splits (flash-decoding) only
 // when there are too few sets to keep every thread busy, and never below 512 keys per split.
 // Scratch is per thread and per call; nothing grows with the context length.
 // Tested by tests/test_cpu_fast.cpp (merge, uneven splits, thread counts, long contexts).
@@ -35,7 +36,7 @@ struct RowSet {
 struct SetRows {
   std::vector<const float*> q;
   std::vector<float*> out, lse;
-  std::vector<int64_t> limit;
+  std::vector<int64_t> first, limit;
 };
 
 void describe(const CoreProblem& p, const RowSet& set, SetRows& rows) {
@@ -43,6 +44,7 @@ void describe(const CoreProblem& p, const RowSet& set, SetRows& rows) {
   rows.q.resize(set.rows);
   rows.out.resize(set.rows);
   rows.lse.resize(set.rows);
+  rows.first.resize(set.rows);
   rows.limit.resize(set.rows);
   for (int64_t i = 0; i < set.rows; ++i) {
     const int64_t r = set.r0 + i, s = r / p.group, j = r % p.group;
@@ -50,7 +52,9 @@ void describe(const CoreProblem& p, const RowSet& set, SetRows& rows) {
     rows.q[i] = p.q + row_head * p.dk;
     rows.out[i] = p.out + row_head * p.dv;
     rows.lse[i] = p.lse != nullptr ? p.lse + row_head : nullptr;
-    rows.limit[i] = p.length - p.seq + s + 1;
+    const KeyRange keys = p.mask.keys_for(p.length - p.seq + s);
+    rows.first[i] = keys.lo;
+    rows.limit[i] = keys.hi;
   }
 }
 
@@ -68,6 +72,7 @@ RowsJob make_job(const CoreProblem& p, const RowSet& set, const SetRows& rows) {
   job.m = set.rows;
   job.q = rows.q.data();
   job.q_scale = p.q_scale;
+  job.first = rows.first.data();
   job.limit = rows.limit.data();
   return job;
 }
@@ -148,8 +153,11 @@ void run_core(const CoreProblem& p) {
     set.stream = stream_index % p.streams;
     set.r0 = local * set_rows;
     set.rows = std::min(set_rows, stream_rows - set.r0);
-    const int64_t last_token = (set.r0 + set.rows - 1) / p.group;
-    const int64_t keys = p.length - p.seq + last_token + 1;
+    // The union of the set's key ranges (mask_spec keeps them monotone in the slot).
+    const int64_t first_slot = p.length - p.seq + set.r0 / p.group;
+    const int64_t last_slot = p.length - p.seq + (set.r0 + set.rows - 1) / p.group;
+    const KeyRange range = p.mask.keys_for_block(first_slot, last_slot);
+    const int64_t keys = range.size();
     const int n = p.forced_splits > 0 ? p.forced_splits : choose_splits(keys, n_sets, threads);
     splits[i] = n;
     if (n > 1) {
@@ -157,9 +165,9 @@ void run_core(const CoreProblem& p) {
       partial_total += n * partial_floats(set.rows, p.dv);
     }
     for (int s = 0; s < n; ++s) {
-      // Split boundaries on multiples of 16 keys; the last split ends at `keys`.
-      const int64_t begin = s == 0 ? 0 : (keys * s / n) / 16 * 16;
-      const int64_t end = s == n - 1 ? keys : (keys * (s + 1) / n) / 16 * 16;
+      // Split boundaries range.lo + multiples of 16 keys; the last split ends at range.hi.
+      const int64_t begin = range.lo + (s == 0 ? 0 : (keys * s / n) / 16 * 16);
+      const int64_t end = s == n - 1 ? range.hi : range.lo + (keys * (s + 1) / n) / 16 * 16;
       items.push_back({i, s, begin, end});
     }
   }

@@ -1,5 +1,5 @@
-// The fast CPU backend's forms, one constructor each; fast_attention.cpp picks among them.
-// Internal to kernels/cpu.
+// The fast CPU backend's (registry "cpu", namespace attnlab::cpu::fast) forms, one constructor
+// each; fast_attention.cpp picks among them. Internal to kernels/cpu.
 #pragma once
 
 #include <memory>

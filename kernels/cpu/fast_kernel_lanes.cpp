@@ -9,8 +9,9 @@
 // rows, widened to fp32 once per tile when the cache is bf16/fp16 and shared by every group, the
 // next tile prefetched during this one:
 //   S^T[t, lanes] = sum_k K[t, k] Q^T[k, lanes]      micro-kernel R keys x NQ vectors
-//   online softmax per lane (vertical max / sum over the tile, 2^x, causal mask per lane only
-//   on tiles that cross a row's limit; tiles past every row's limit are skipped)
+//   online softmax per lane (vertical max / sum over the tile, 2^x, mask per lane only on
+//   tiles that cross a row's first key or limit; tiles outside every row's [first, limit) are
+//   skipped)
 //   O^T[j, lanes] = alpha * O^T[j, lanes] + sum_t V[t, j] P^T[t, lanes]   R columns x NQ vectors
 // Both micro-kernels broadcast one cache element per FMA row against NQ vectors of lanes, with
 // R * NQ accumulators in registers (16..24), no horizontal reductions.
@@ -43,13 +44,14 @@ struct Group {
   int64_t r0 = 0;
   int nr = 0, nq = 0;
   float *qt = nullptr, *ot = nullptr, *max = nullptr, *sum = nullptr;
-  int32_t* limit = nullptr;
-  int64_t lo = 0, hi = 0;  // smallest and largest limit of its rows
+  int32_t *first = nullptr, *limit = nullptr;  // per lane: key range [first, limit)
+  int64_t lo = 0, hi = 0;                      // smallest and largest limit of its rows
+  int64_t first_lo = 0, first_hi = 0;          // smallest and largest first key of its rows
 };
 
 struct LanesScratch {
   std::vector<float> qt, ot, state, s, keys, values;
-  std::vector<int32_t> limit;
+  std::vector<int32_t> first, limit;
   std::vector<Group> groups;
 };
 LanesScratch& scratch() {
@@ -163,9 +165,12 @@ void micro_values_by_lane(const float* v, int64_t vs, int64_t n, int64_t j0, int
 }
 
 // Online softmax over the n rows of a score tile, in place; alpha[c] gets the rescale factor
-// of the lanes' accumulated outputs.
+// of the lanes' accumulated outputs. `masked`: the tile crosses some lane's limit (keys at or
+// past it masked); `masked_below`: it crosses some lane's first key (keys before it masked).
+// Tiles inside every lane's range take neither.
 template <int NQ>
-void tile_softmax(float* s, int64_t n, int64_t t0, const Group& g, bool masked, V16* alpha) {
+void tile_softmax(float* s, int64_t n, int64_t t0, const Group& g, bool masked, bool masked_below,
+                  V16* alpha) {
   constexpr int W = 16 * NQ;
   for (int c = 0; c < NQ; ++c) {
     V16 tile_max = set1(kNegInf);
@@ -173,6 +178,10 @@ void tile_softmax(float* s, int64_t n, int64_t t0, const Group& g, bool masked, 
       V16 x = load(s + j * W + 16 * c);
       if (masked) {
         x = select(lanes_above(g.limit + 16 * c, t0 + j), x, set1(kNegInf));
+        store(s + j * W + 16 * c, x);
+      }
+      if (masked_below) {  // lanes whose first key is past t0 + j
+        x = select(static_cast<Mask>(~lanes_above(g.first + 16 * c, t0 + j)), x, set1(kNegInf));
         store(s + j * W + 16 * c, x);
       }
       tile_max = max(tile_max, x);
@@ -233,7 +242,7 @@ void group_tile(const Group& g, const float* k, int64_t ks, int64_t dk, const fl
   }
   r = score_rows_tail<R / 2, NQ>(k, ks, dk, g.qt, s, r, n);
   V16 alpha[NQ];
-  tile_softmax<NQ>(s, n, t0, g, t0 + n > g.lo, alpha);
+  tile_softmax<NQ>(s, n, t0, g, t0 + n > g.lo, t0 < g.first_hi, alpha);
   if constexpr (NQ == 1) {
     alignas(64) float lane_alpha[16];
     store(lane_alpha, alpha[0]);
@@ -308,6 +317,7 @@ void load_groups(const RowsJob& job, const Partial& state, LanesScratch& sc) {
   sc.qt.resize(lanes * dk);
   sc.ot.resize(lanes * dv);
   sc.state.resize(lanes * 2);
+  sc.first.resize(lanes);
   sc.limit.resize(lanes);
   int64_t offset = 0;
   for (Group& g : sc.groups) {
@@ -316,11 +326,12 @@ void load_groups(const RowsJob& job, const Partial& state, LanesScratch& sc) {
     g.ot = sc.ot.data() + offset * dv;
     g.max = sc.state.data() + offset * 2;
     g.sum = g.max + w;
+    g.first = sc.first.data() + offset;
     g.limit = sc.limit.data() + offset;
     offset += w;
     std::fill(g.ot, g.ot + w * dv, 0.0f);  // Q^T is written whole below
-    g.lo = std::numeric_limits<int64_t>::max();
-    g.hi = 0;
+    g.lo = g.first_lo = std::numeric_limits<int64_t>::max();
+    g.hi = g.first_hi = 0;
     // Per lane: limit and softmax state; padding lanes: zero queries, never masked, never written
     // back.
     bool fresh = true;
@@ -328,16 +339,21 @@ void load_groups(const RowsJob& job, const Partial& state, LanesScratch& sc) {
       if (lane >= g.nr) {
         g.max[lane] = kNegInf;
         g.sum[lane] = 0;
+        g.first[lane] = 0;
         g.limit[lane] = std::numeric_limits<int32_t>::max();
         continue;
       }
       const int64_t row = g.r0 + lane, limit = job.limit[row];
+      const int64_t first = job.first != nullptr ? job.first[row] : 0;
       g.max[lane] = state.max[row];
       g.sum[lane] = state.sum[row];
       fresh = fresh && state.max[row] == kNegInf;
       g.limit[lane] = static_cast<int32_t>(std::min<int64_t>(limit, INT32_MAX));
+      g.first[lane] = static_cast<int32_t>(std::min<int64_t>(first, INT32_MAX));
       g.lo = std::min(g.lo, limit);
       g.hi = std::max(g.hi, limit);
+      g.first_lo = std::min(g.first_lo, first);
+      g.first_hi = std::max(g.first_hi, first);
     }
     // Q^T and (unless the state is fresh, all zero) O^T, 16 x 16 blocks through registers.
     for (int64_t l0 = 0; l0 < g.nr; l0 += 16) {
@@ -396,9 +412,14 @@ template <class E>
 void attend_lanes(const RowsJob& job, int64_t t_begin, int64_t t_end, const Partial& state) {
   LanesScratch& sc = scratch();
   load_groups(job, state, sc);
-  int64_t max_limit = 0;
-  for (const Group& g : sc.groups) max_limit = std::max(max_limit, g.hi);
+  int64_t max_limit = 0, min_first = std::numeric_limits<int64_t>::max();
+  for (const Group& g : sc.groups) {
+    max_limit = std::max(max_limit, g.hi);
+    min_first = std::min(min_first, g.first_lo);
+  }
   t_end = std::min(t_end, max_limit);
+  // Tiles wholly before every row's first key are skipped (the tile grid stays on t_begin).
+  if (min_first > t_begin) t_begin += (min_first - t_begin) / kTile * kTile;
   const int64_t dk = job.dk, dv = job.dv;
   const E* keys = static_cast<const E*>(job.keys.data);
   const E* values = static_cast<const E*>(job.values.data);
@@ -454,7 +475,7 @@ void attend_lanes(const RowsJob& job, int64_t t_begin, int64_t t_end, const Part
     TileAhead ahead;
     int64_t calls = 1;
     for (const Group& g : sc.groups)
-      if (g.hi > t0) calls += tile_calls(g.nq, std::min(n, g.hi - t0), dv);
+      if (g.hi > t0 && g.first_lo < t0 + n) calls += tile_calls(g.nq, std::min(n, g.hi - t0), dv);
     const int64_t next = t0 + kTile, next_rows = std::min<int64_t>(kTile, t_end - next);
     if (widen_tiles && next_rows > 0) {
       // Interleaved where it pays: with few lanes (<= 32) the conversion is a large share of the
@@ -481,8 +502,8 @@ void attend_lanes(const RowsJob& job, int64_t t_begin, int64_t t_end, const Part
                            fetch_rows * job.values.stride * int64_t(sizeof(E)), calls);
     }
     for (const Group& g : sc.groups) {
-      const int64_t rows = std::min(n, g.hi - t0);  // causal: keys past every row's limit
-      if (rows <= 0) continue;
+      const int64_t rows = std::min(n, g.hi - t0);      // keys past every row's limit: not read
+      if (rows <= 0 || g.first_lo >= t0 + n) continue;  // the tile is before every row's range
       dispatch_group_tile(g, k, ks, dk, v, vs, dv, rows, t0, sc.s.data(), ahead);
     }
     ahead.widen[0].finish();

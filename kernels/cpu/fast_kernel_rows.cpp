@@ -5,7 +5,8 @@
 // Per block of 64 keys: scores of up to 4 rows x 4 keys are accumulated as 16-lane partial dot
 // products sharing every key load, then reduced across lanes (reduce4 / combine4) into vectors
 // of 16 scores per row; online softmax per row over the 64 (2^x, running max and sum, one
-// rescale of the output per block); then o_i = o_i * alpha_i + sum_t p_it v_t with up to
+// rescale of the output per block; keys outside a row's [first, limit) masked to -inf, blocks
+// before every row's first key skipped); then o_i = o_i * alpha_i + sum_t p_it v_t with up to
 // 4 rows x 64 value columns in registers. bf16/fp16 elements are widened as they are loaded:
 // each load is shared by all rows, so each element is converted once.
 // Tested by tests/test_cpu_fast.cpp and `attnlab verify`; timed by bench/bench_attention.cpp
@@ -153,17 +154,11 @@ void for_row_quads(int64_t m, F&& f) {
   }
 }
 
-// Online softmax of one row over a block of n keys of which the first `visible` count: scores
-// (log2 units) in, weights out; updates the row's max and sum and returns the factor its
-// accumulated output must be scaled by.
-float softmax_block(float* scores, int64_t n, int64_t visible, float& row_max, float& row_sum) {
-  const int subs = static_cast<int>((n + kSub - 1) / kSub);
-  V16 s[kBlock / kSub];
-  V16 top = set1(kNegInf);
-  for (int u = 0; u < subs; ++u) {
-    s[u] = select(first_lanes(visible - u * kSub), load(scores + u * kSub), set1(kNegInf));
-    top = max(top, s[u]);
-  }
+// The update of a row's running max and sum after a block of masked scores s[u] (log2 units)
+// whose largest is `top`; the weights 2^(s - max) go back to scores. Returns the factor the
+// row's accumulated output must be scaled by.
+inline float softmax_update(float* scores, int subs, const V16* s, V16 top, float& row_max,
+                            float& row_sum) {
   const float new_max = std::max(row_max, reduce_max(top));
   if (new_max == kNegInf) {  // nothing visible yet
     for (int u = 0; u < subs; ++u) store(scores + u * kSub, zero());
@@ -181,12 +176,46 @@ float softmax_block(float* scores, int64_t n, int64_t visible, float& row_max, f
   return alpha;
 }
 
+// Online softmax of one row over a block of n keys of which the first `visible` count: scores
+// (log2 units) in, weights out; updates the row's max and sum and returns the factor its
+// accumulated output must be scaled by.
+float softmax_block(float* scores, int64_t n, int64_t visible, float& row_max, float& row_sum) {
+  const int subs = static_cast<int>((n + kSub - 1) / kSub);
+  V16 s[kBlock / kSub];
+  V16 top = set1(kNegInf);
+  for (int u = 0; u < subs; ++u) {
+    s[u] = select(first_lanes(visible - u * kSub), load(scores + u * kSub), set1(kNegInf));
+    top = max(top, s[u]);
+  }
+  return softmax_update(scores, subs, s, top, row_max, row_sum);
+}
+
+// softmax_block for the rare block that crosses the row's first key: keys in [hidden, visible)
+// count. Kept out of line so that the common block's code is what it was without key ranges.
+[[gnu::noinline]] float softmax_block_from(float* scores, int64_t n, int64_t hidden,
+                                           int64_t visible, float& row_max, float& row_sum) {
+  const int subs = static_cast<int>((n + kSub - 1) / kSub);
+  V16 s[kBlock / kSub];
+  V16 top = set1(kNegInf);
+  for (int u = 0; u < subs; ++u) {
+    const Mask seen = first_lanes(visible - u * kSub) & ~first_lanes(hidden - u * kSub);
+    s[u] = select(seen, load(scores + u * kSub), set1(kNegInf));
+    top = max(top, s[u]);
+  }
+  return softmax_update(scores, subs, s, top, row_max, row_sum);
+}
+
 template <class E>
 void attend_rows(const RowsJob& job, int64_t t_begin, int64_t t_end, const Partial& state) {
   const int64_t m = job.m, dk = job.dk, dv = job.dv;
-  int64_t max_limit = 0;
-  for (int64_t i = 0; i < m; ++i) max_limit = std::max(max_limit, job.limit[i]);
+  int64_t max_limit = 0, min_first = std::numeric_limits<int64_t>::max();
+  for (int64_t i = 0; i < m; ++i) {
+    max_limit = std::max(max_limit, job.limit[i]);
+    min_first = std::min(min_first, job.first != nullptr ? job.first[i] : 0);
+  }
   t_end = std::min(t_end, max_limit);
+  // Blocks wholly before every row's first key are skipped (the block grid stays on t_begin).
+  if (min_first > t_begin) t_begin += (min_first - t_begin) / kBlock * kBlock;
   float* o[kMaxRowsKernelRows];
   for (int64_t i = 0; i < m; ++i) o[i] = state.o + i * dv;
   // The m query rows times q_scale, once per call (m * dk floats).
@@ -221,9 +250,14 @@ void attend_rows(const RowsJob& job, int64_t t_begin, int64_t t_end, const Parti
     for_row_quads(m, [&](int64_t i0, auto rows) {
       block_scores<decltype(rows)::value>(q + i0, dk, kb, ks, n, scores + i0 * kBlock, k_ahead);
     });
-    for (int64_t i = 0; i < m; ++i)
-      alpha[i] = softmax_block(scores + i * kBlock, n, std::min<int64_t>(n, job.limit[i] - t0),
-                               state.max[i], state.sum[i]);
+    for (int64_t i = 0; i < m; ++i) {
+      const int64_t visible = std::min<int64_t>(n, job.limit[i] - t0);
+      const int64_t hidden = job.first != nullptr ? job.first[i] - t0 : 0;
+      alpha[i] = hidden <= 0
+                     ? softmax_block(scores + i * kBlock, n, visible, state.max[i], state.sum[i])
+                     : softmax_block_from(scores + i * kBlock, n, hidden, visible, state.max[i],
+                                          state.sum[i]);
+    }
     for_row_quads(m, [&](int64_t i0, auto rows) {
       block_values<decltype(rows)::value>(vb, vs, dv, n, scores + i0 * kBlock, alpha + i0, o + i0,
                                           v_ahead);

@@ -8,8 +8,9 @@
 //                   the few-rows kernel (m <= 8: fast_kernel_rows.cpp, one pass over the keys
 //                   serving all m rows, dot products reduced across lanes) or the lanes kernel
 //                   (m > 8: fast_kernel_lanes.cpp, queries in vector lanes, register-blocked
-//                   K x Q^T and V^T x P^T micro-kernels over L1/L2-sized key tiles, causal tiles
-//                   skipped).
+//                   K x Q^T and V^T x P^T micro-kernels over L1/L2-sized key tiles; tiles
+//                   outside every row's key range skipped, rows masked only on tiles that
+//                   cross their range's ends).
 //   merge_partials() combines partials of the same rows over disjoint key ranges and writes
 //                   normalised outputs and the natural-log LSE.
 //   run_core()      the whole core of one forward (fast_core.cpp): every sequence x stream x
@@ -27,6 +28,7 @@
 #include <vector>
 
 #include "kernels/cpu/fast_attention.h"
+#include "variants/mask.h"
 
 namespace attnlab::cpu::fast {
 
@@ -44,7 +46,8 @@ struct RowsJob {
   int64_t m = 0;                    // query rows
   const float* const* q = nullptr;  // q[i]: dk floats
   float q_scale = 1.0f;             // applied to q first: softmax scale * log2(e)
-  const int64_t* limit = nullptr;   // row i sees keys [0, limit[i])
+  const int64_t* first = nullptr;   // row i sees keys [first[i], limit[i]) (mask_spec's
+  const int64_t* limit = nullptr;   // KeyRange lo, hi); first == nullptr: all rows from 0
 };
 
 // Online-softmax state of m rows: o [m, dv] unnormalised, max [m] (log2 units, -inf before any
@@ -56,7 +59,8 @@ struct Partial {
 };
 void reset_partial(const Partial& p, int64_t m, int64_t dv);
 
-// Attends every row of `job` over keys [t_begin, t_end) clipped to its limit, updating p.
+// Attends every row of `job` over keys [t_begin, t_end) clipped to its [first, limit),
+// updating p.
 void attend_range(const RowsJob& job, int64_t t_begin, int64_t t_end, const Partial& p);
 
 // Combines n partials of the same m rows (disjoint key ranges) and writes out[i] (dv floats)
@@ -76,8 +80,9 @@ struct CoreProblem {
   int64_t streams = 0;  // key/value streams per sequence (KV heads; 1 for MLA absorb)
   int64_t group = 0;    // query heads per stream; query head h = stream * group + j
   int64_t seq = 0;      // new tokens of this forward (the last seq cached slots)
-  int64_t length = 0;   // cached tokens including the new ones: new token s sees slots
-                        // [0, length - seq + s]
+  int64_t length = 0;   // cached tokens including the new ones: new token s (slot
+                        // length - seq + s) sees mask.keys_for(its slot)
+  MaskSpec mask;        // which keys each query sees (variants/mask.h)
   // Stream (b, k) keys start at keys + (b * streams + k) * key_stream_stride elements.
   const void* keys = nullptr;
   int64_t key_stream_stride = 0, key_row_stride = 0;

@@ -51,16 +51,12 @@ void FastLinear::apply(const float* x, int64_t rows, float* y) const {
   }
 }
 
-void rope_rows(float* x, int64_t rows, int64_t row_stride, int64_t heads, int64_t head_stride,
-               int64_t offset, int64_t dim, const int64_t* positions, RopeLayout layout,
-               double theta) {
-  if (layout == RopeLayout::none) return;
+void rope_rows(const CpuRope& rope, float* x, int64_t rows, int64_t row_stride, int64_t heads,
+               int64_t head_stride, const int64_t* positions) {
+  if (!rope.rotates()) return;
 #pragma omp parallel for schedule(static) if (rows > 16)
-  for (int64_t r = 0; r < rows; ++r) {
-    const RopeAngles angles(positions[r], dim, theta);
-    for (int64_t h = 0; h < heads; ++h)
-      apply_rope(x + r * row_stride + h * head_stride + offset, angles, layout);
-  }
+  for (int64_t r = 0; r < rows; ++r)
+    rope.rotate_heads(x + r * row_stride, heads, head_stride, positions[r]);
 }
 
 float core_query_factor(const LayerConfig& config) {

@@ -3,7 +3,7 @@
 //               many rows; for a few rows (decode) the output features are split across
 //               omp_get_max_threads() threads, each a GEMV over its slice of W, since a
 //               single-row product is bound by reading W and Eigen runs it on one thread.
-//   rope_rows   RoPE of every head of every row, one angle table per row, rows in parallel.
+//   rope_rows   RoPE (CpuRope) of every head of every row, rows in parallel.
 //   core_query_factor  softmax_scale * log2(e), the q_scale of the core (it works in 2^x).
 // Internal to kernels/cpu; tested through tests/test_cpu_fast.cpp and `attnlab verify`.
 #pragma once
@@ -14,6 +14,7 @@
 
 #include "core/layer_config.h"
 #include "core/weights.h"
+#include "kernels/cpu/cpu_rope.h"
 
 namespace attnlab::cpu::fast {
 
@@ -30,11 +31,10 @@ struct FastLinear {
   void apply(const float* x, int64_t rows, float* y) const;
 };
 
-// RoPE in place on `heads` vectors of width `dim` starting at element `offset` of each head,
-// heads `head_stride` floats apart, rows `row_stride` apart; row r at positions[r].
-void rope_rows(float* x, int64_t rows, int64_t row_stride, int64_t heads, int64_t head_stride,
-               int64_t offset, int64_t dim, const int64_t* positions, RopeLayout layout,
-               double theta);
+// RoPE in place on `heads` head vectors per row, head h of row r at
+// x + r * row_stride + h * head_stride, at position positions[r].
+void rope_rows(const CpuRope& rope, float* x, int64_t rows, int64_t row_stride, int64_t heads,
+               int64_t head_stride, const int64_t* positions);
 
 // softmax_scale(config) * log2(e): the factor queries get before the core.
 float core_query_factor(const LayerConfig& config);

@@ -1,4 +1,5 @@
-// The fast CPU forms of DeepSeek MLA. Shared front end: the query from q_proj, or
+// The fast CPU forms of DeepSeek MLA (registry backend "cpu"). The front end, shared with
+// cpu-plain (cpu_mla_front_end.h): the query from q_proj, or
 // q_b_proj(RMSNorm(q_a_proj(x))), per head [nope | rope]; kv_a = kv_a_proj_with_mqa(x) =
 // [latent | k_rope] with the latent RMS-normalised and RoPE on k_rope and every query's rope part.
 //   naive:  kv_b_proj(latent) per head [k_nope | v]; cache K_h = [k_nope_h | k_rope]
@@ -19,10 +20,12 @@
 #include <Eigen/Dense>
 
 #include "kernels/cpu/cpu_common.h"
+#include "kernels/cpu/cpu_mla_front_end.h"
 #include "kernels/cpu/fast_cache.h"
 #include "kernels/cpu/fast_forms.h"
 #include "kernels/cpu/fast_kernels.h"
 #include "kernels/cpu/fast_linear.h"
+#include "variants/mla_absorb_weights.h"
 
 namespace attnlab::cpu::fast {
 
@@ -32,54 +35,7 @@ using RowMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::Ro
 using Block = Eigen::Map<RowMatrix, 0, Eigen::OuterStride<>>;
 using ConstBlock = Eigen::Map<const RowMatrix, 0, Eigen::OuterStride<>>;
 
-struct MlaProjected {
-  std::vector<float> q;     // [rows, H, d_nope + d_rope], RoPE applied to the rope parts
-  std::vector<float> kv_a;  // [rows, d_c + d_rope]: normalised latent | roped k_rope
-};
-
-class MlaFrontEnd {
- public:
-  MlaFrontEnd(const LayerConfig& config, const Weights& weights) : config_(config) {
-    if (config.q_lora_rank == 0) {
-      q_proj_ = FastLinear::load(config, weights, "q_proj");
-    } else {
-      q_a_proj_ = FastLinear::load(config, weights, "q_a_proj");
-      if (config.latent_norms) q_a_norm_ = to_float(weights.get("q_a_layernorm.weight"));
-      q_b_proj_ = FastLinear::load(config, weights, "q_b_proj");
-    }
-    kv_a_proj_ = FastLinear::load(config, weights, "kv_a_proj_with_mqa");
-    if (config.latent_norms) kv_a_norm_ = to_float(weights.get("kv_a_layernorm.weight"));
-  }
-
-  MlaProjected project(const float* x, const int64_t* positions, int64_t rows) const {
-    const LayerConfig& c = config_;
-    const int64_t heads = c.n_heads, qk = c.qk_head_dim();
-    const int64_t d_c = c.kv_lora_rank, d_r = c.qk_rope_head_dim;
-    MlaProjected p{std::vector<float>(rows * heads * qk), std::vector<float>(rows * (d_c + d_r))};
-    if (c.q_lora_rank == 0) {
-      q_proj_.apply(x, rows, p.q.data());
-    } else {
-      std::vector<float> q_a(rows * c.q_lora_rank);
-      q_a_proj_.apply(x, rows, q_a.data());
-      if (c.latent_norms)
-        rms_norm_rows(q_a.data(), rows, c.q_lora_rank, c.q_lora_rank, q_a_norm_, c.rms_norm_eps);
-      q_b_proj_.apply(q_a.data(), rows, p.q.data());
-    }
-    kv_a_proj_.apply(x, rows, p.kv_a.data());
-    if (c.latent_norms)
-      rms_norm_rows(p.kv_a.data(), rows, d_c, d_c + d_r, kv_a_norm_, c.rms_norm_eps);
-    rope_rows(p.q.data(), rows, heads * qk, heads, qk, c.qk_nope_head_dim, d_r, positions,
-              c.rope_layout, c.rope_theta);
-    rope_rows(p.kv_a.data(), rows, d_c + d_r, 1, 0, d_c, d_r, positions, c.rope_layout,
-              c.rope_theta);
-    return p;
-  }
-
- private:
-  LayerConfig config_;
-  FastLinear q_proj_, q_a_proj_, q_b_proj_, kv_a_proj_;
-  std::vector<float> q_a_norm_, kv_a_norm_;
-};
+using FrontEnd = MlaFrontEnd<FastLinear>;
 
 // The cache streams and widths of one core run.
 struct CoreStreams {
@@ -114,11 +70,11 @@ CoreProblem core_problem(const LayerConfig& config, const FastCache& kv, const C
 // What naive and absorb share beyond the front end: the benchmark/test hooks.
 class FastMlaBase : public FastAttention {
  public:
-  FastMlaBase(const LayerConfig& config, const Weights& weights, DType dtype,
-              std::string owner, CoreStreams streams)
+  FastMlaBase(const LayerConfig& config, const Weights& weights, DType dtype, std::string owner,
+              CoreStreams streams)
       : config_(config),
         dtype_(dtype),
-        front_(config, weights),
+        front_(config, weights, attnlab::rope_spec(config)),
         o_proj_(FastLinear::load(config, weights, "o_proj")),
         owner_(std::move(owner)),
         streams_(streams) {}
@@ -138,7 +94,7 @@ class FastMlaBase : public FastAttention {
  protected:
   LayerConfig config_;
   DType dtype_;
-  MlaFrontEnd front_;
+  FrontEnd front_;
   FastLinear o_proj_;
   std::string owner_;
   CoreStreams streams_;
@@ -174,7 +130,7 @@ class FastMlaNaive final : public FastMlaBase {
     const LayerConfig& c = config_;
     const int64_t rows = batch * seq, heads = c.n_heads, d_nope = c.qk_nope_head_dim;
     const int64_t d_c = c.kv_lora_rank, d_r = c.qk_rope_head_dim, d_v = c.v_head_dim;
-    MlaProjected p = front_.project(x, positions, rows);
+    MlaFrontEndOutput p = front_.project(x, positions, rows);
     std::vector<float> latent(rows * d_c), up(rows * heads * (d_nope + d_v));
     for (int64_t r = 0; r < rows; ++r)
       std::copy_n(p.kv_a.data() + r * (d_c + d_r), d_c, latent.data() + r * d_c);
@@ -207,7 +163,7 @@ class FastMlaAbsorb final : public FastMlaBase {
   FastMlaAbsorb(const LayerConfig& c, const Weights& weights, DType dtype)
       : FastMlaBase(c, weights, dtype, owner_name("absorb", c, dtype),
                     {1, c.n_heads, c.kv_lora_rank + c.qk_rope_head_dim, c.kv_lora_rank, 0, 0}),
-        heads_(split_kv_b_per_head(c, weights)) {}
+        kv_b_(split_kv_b(c, weights)) {}
 
   std::unique_ptr<KvCache> make_cache(int64_t batch, int64_t capacity) const override {
     check_cache_request(batch, capacity);
@@ -223,7 +179,7 @@ class FastMlaAbsorb final : public FastMlaBase {
     const int64_t rows = batch * seq, heads = c.n_heads, d_nope = c.qk_nope_head_dim;
     const int64_t d_c = c.kv_lora_rank, d_r = c.qk_rope_head_dim, qk = d_nope + d_r;
     const int64_t width = d_c + d_r;
-    const MlaProjected p = front_.project(x, positions, rows);
+    const MlaFrontEndOutput p = front_.project(x, positions, rows);
     const int64_t start = kv.length();
     for (int64_t row = 0; row < rows; ++row)
       kv.write(0, row / seq, 0, start + row % seq, p.kv_a.data() + row * width, 0, width);
@@ -235,15 +191,15 @@ class FastMlaAbsorb final : public FastMlaBase {
     for (int64_t h = 0; h < heads; ++h) {
       ConstBlock q_nope(p.q.data() + h * qk, rows, d_nope, Eigen::OuterStride<>(heads * qk));
       Block absorbed(q_full.data() + h * width, rows, d_c, Eigen::OuterStride<>(heads * width));
-      absorbed.noalias() = q_nope * Eigen::Map<const RowMatrix>(heads_[h].w_uk.data(), d_nope, d_c);
+      absorbed.noalias() = q_nope * Eigen::Map<const RowMatrix>(kv_b_.w_uk_head(h), d_nope, d_c);
       for (int64_t r = 0; r < rows; ++r)
         std::copy_n(p.q.data() + (r * heads + h) * qk + d_nope, d_r,
                     q_full.data() + (r * heads + h) * width + d_c);
-      if (!heads_[h].b_uk.empty())
+      if (kv_b_.has_bias())
         for (int64_t r = 0; r < rows; ++r)
           key_bias[r * heads + h] =
               Eigen::Map<const Eigen::VectorXf>(p.q.data() + (r * heads + h) * qk, d_nope)
-                  .dot(Eigen::Map<const Eigen::VectorXf>(heads_[h].b_uk.data(), d_nope));
+                  .dot(Eigen::Map<const Eigen::VectorXf>(kv_b_.b_uk_head(h), d_nope));
     }
     std::vector<float> latent_out(rows * heads * d_c);
     run_core(core_problem(c, kv, streams_, seq, q_full.data(), latent_out.data(), lse));
@@ -265,13 +221,13 @@ class FastMlaAbsorb final : public FastMlaBase {
       ConstBlock lat(latent + h * d_c, rows, d_c, Eigen::OuterStride<>(heads * d_c));
       Block values(out + h * d_v, rows, d_v, Eigen::OuterStride<>(heads * d_v));
       values.noalias() =
-          lat * Eigen::Map<const RowMatrix>(heads_[h].w_uv.data(), d_v, d_c).transpose();
-      if (!heads_[h].b_uv.empty())
-        values.rowwise() += Eigen::Map<const Eigen::RowVectorXf>(heads_[h].b_uv.data(), d_v);
+          lat * Eigen::Map<const RowMatrix>(kv_b_.w_uv_head(h), d_v, d_c).transpose();
+      if (kv_b_.has_bias())
+        values.rowwise() += Eigen::Map<const Eigen::RowVectorXf>(kv_b_.b_uv_head(h), d_v);
     }
   }
 
-  std::vector<AbsorbedHead> heads_;
+  AbsorbedKvB kv_b_;  // W_UK, W_UV and their biases per head
 };
 
 }  // namespace

@@ -1,5 +1,5 @@
 // The fast CPU form of MHA, GQA and MQA (ImplForm::standard): q/k/v projections (FastLinear),
-// RoPE on every query and key head, the new keys and values
+// RoPE (CpuRope on rope_spec(config)) on every query and key head, the new keys and values
 // converted to the cache dtype and appended to the head-major cache (K and V parts,
 // [B, n_kv, capacity, d]), then the core (fast_kernels.h run_core: query head h reads KV stream
 // h / g, all g heads of a stream served by one pass over it) and o_proj.
@@ -27,6 +27,7 @@ class FastStandardAttention final : public FastAttention {
         k_proj_(FastLinear::load(config, weights, "k_proj")),
         v_proj_(FastLinear::load(config, weights, "v_proj")),
         o_proj_(FastLinear::load(config, weights, "o_proj")),
+        rope_(attnlab::rope_spec(config)),
         owner_(std::string("cpu fast standard attention (") + to_string(dtype) + "), " +
                std::to_string(config.n_kv_heads) + " kv heads x " +
                std::to_string(config.head_dim)) {}
@@ -47,10 +48,8 @@ class FastStandardAttention final : public FastAttention {
     q_proj_.apply(x, rows, q.data());
     k_proj_.apply(x, rows, k.data());
     v_proj_.apply(x, rows, v.data());
-    rope_rows(q.data(), rows, heads * d, heads, d, 0, d, positions, config_.rope_layout,
-              config_.rope_theta);
-    rope_rows(k.data(), rows, kv_width, config_.n_kv_heads, d, 0, d, positions, config_.rope_layout,
-              config_.rope_theta);
+    rope_rows(rope_, q.data(), rows, heads * d, heads, d, positions);
+    rope_rows(rope_, k.data(), rows, kv_width, config_.n_kv_heads, d, positions);
     const int64_t start = kv.length();
 #pragma omp parallel for collapse(2) schedule(static) if (rows > 16)
     for (int64_t row = 0; row < rows; ++row)
@@ -109,6 +108,7 @@ class FastStandardAttention final : public FastAttention {
   LayerConfig config_;
   DType dtype_;
   FastLinear q_proj_, k_proj_, v_proj_, o_proj_;
+  CpuRope rope_;  // rope_spec(config), inverse frequencies taken once
   std::string owner_;
 };
 

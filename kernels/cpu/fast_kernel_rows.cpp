@@ -157,8 +157,8 @@ void for_row_quads(int64_t m, F&& f) {
 // The update of a row's running max and sum after a block of masked scores s[u] (log2 units)
 // whose largest is `top`; the weights 2^(s - max) go back to scores. Returns the factor the
 // row's accumulated output must be scaled by.
-inline float softmax_update(float* scores, int subs, const V16* s, V16 top, float& row_max,
-                            float& row_sum) {
+[[gnu::always_inline]] inline float softmax_update(float* scores, int subs, const V16* s, V16 top,
+                                                   float& row_max, float& row_sum) {
   const float new_max = std::max(row_max, reduce_max(top));
   if (new_max == kNegInf) {  // nothing visible yet
     for (int u = 0; u < subs; ++u) store(scores + u * kSub, zero());

@@ -82,7 +82,7 @@ struct CoreProblem {
   int64_t seq = 0;      // new tokens of this forward (the last seq cached slots)
   int64_t length = 0;   // cached tokens including the new ones: new token s (slot
                         // length - seq + s) sees mask.keys_for(its slot)
-  MaskSpec mask;        // which keys each query sees (variants/mask.h)
+  MaskSpec mask;        // which keys each query sees: mask_spec(config) (variants/mask.h)
   // Stream (b, k) keys start at keys + (b * streams + k) * key_stream_stride elements.
   const void* keys = nullptr;
   int64_t key_stream_stride = 0, key_row_stride = 0;

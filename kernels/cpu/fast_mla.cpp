@@ -52,6 +52,7 @@ CoreProblem core_problem(const LayerConfig& config, const FastCache& kv, const C
   p.group = s.group;
   p.seq = seq;
   p.length = kv.length();
+  p.mask = mask_spec(config);
   p.keys = kv.data(s.key_part);
   p.key_stream_stride = kv.stream_stride(s.key_part);
   p.key_row_stride = kv.row_stride(s.key_part);

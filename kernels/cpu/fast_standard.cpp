@@ -91,6 +91,7 @@ class FastStandardAttention final : public FastAttention {
     p.group = config_.n_heads / config_.n_kv_heads;
     p.seq = seq;
     p.length = kv.length();
+    p.mask = mask_spec(config_);
     p.keys = kv.data(0);
     p.key_stream_stride = kv.stream_stride(0);
     p.key_row_stride = kv.row_stride(0);

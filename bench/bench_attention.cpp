@@ -112,8 +112,8 @@ struct Case {
   int64_t tokens;  // context (decode) or new tokens (prefill)
 
   std::string name() const {
-    return kind + "/" + model + "/" + to_string(dtype) + "/b:" + std::to_string(batch) +
-           "/" + (kind.rfind("decode", 0) == 0 ? "ctx:" : "seq:") + std::to_string(tokens);
+    return kind + "/" + model + "/" + to_string(dtype) + "/b:" + std::to_string(batch) + "/" +
+           (kind.rfind("decode", 0) == 0 ? "ctx:" : "seq:") + std::to_string(tokens);
   }
 };
 
@@ -121,8 +121,7 @@ struct Case {
 struct Work {
   double bytes = 0, flops = 0;
 };
-Work decode_work(const LayerConfig& c, ImplForm form, DType dtype, int64_t batch,
-                 int64_t context) {
+Work decode_work(const LayerConfig& c, ImplForm form, DType dtype, int64_t batch, int64_t context) {
   const double e = static_cast<double>(bytes_per_element(dtype));
   const double per_token = static_cast<double>(kv_elements_per_token_layer(c, form));
   Work w;

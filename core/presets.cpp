@@ -9,7 +9,6 @@
 
 namespace attnlab {
 
-
 const EmbeddedConfig* find_embedded_config(const std::string& group, const std::string& name) {
   for (const EmbeddedConfig& c : embedded_configs())
     if (group == c.group && name == c.name) return &c;

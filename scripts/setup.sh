@@ -13,6 +13,7 @@ packages=(
   libbenchmark-tools python3-scipy                 # compare.py (tests and --baseline)
   gnuplot-nox                                      # `attnlab report` draws its SVG charts
   chromium                                         # the report's headless-browser test
+  clang-format                                     # CI's format check (scripts/check_format.sh)
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -320,9 +320,9 @@ TEST_CASE("written layout: padded header, tensors sorted by name and contiguous"
   test::TempDir dir;
   const std::string path = dir.file("l.safetensors");
   SafetensorsWriter w;
-  w.add("zeta", ramp({3}, 1, 1), DType::fp32);       // 12 bytes
+  w.add("zeta", ramp({3}, 1, 1), DType::fp32);      // 12 bytes
   w.add("alpha", ramp({2, 2}, 1, 1), DType::bf16);  // 8 bytes
-  w.add("mid", ramp({1}, 1, 1), DType::fp64);        // 8 bytes
+  w.add("mid", ramp({1}, 1, 1), DType::fp64);       // 8 bytes
   w.set_metadata("k", "v");
   w.write(path);
   const std::vector<uint8_t> bytes = read_bytes(path);

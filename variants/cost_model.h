@@ -13,11 +13,11 @@
 namespace attnlab {
 
 struct StepCost {
-  double attention_flops = 0;   // QK^T and PV (and the absorbed-score terms for MLA absorb)
-  double projection_flops = 0;  // every linear layer, including MLA absorb's per-head W_UK, W_UV
-  double cache_read_bytes = 0;  // KV cache read by the attention
-  double cache_write_bytes = 0; // new tokens written to the cache
-  double weight_bytes = 0;      // weights read once per step (fp32)
+  double attention_flops = 0;    // QK^T and PV (and the absorbed-score terms for MLA absorb)
+  double projection_flops = 0;   // every linear layer, including MLA absorb's per-head W_UK, W_UV
+  double cache_read_bytes = 0;   // KV cache read by the attention
+  double cache_write_bytes = 0;  // new tokens written to the cache
+  double weight_bytes = 0;       // weights read once per step (fp32)
 
   double flops() const { return attention_flops + projection_flops; }
   double bytes() const { return cache_read_bytes + cache_write_bytes + weight_bytes; }

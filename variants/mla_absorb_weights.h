@@ -22,7 +22,9 @@ struct AbsorbedKvB {
   bool has_bias() const { return !b_uk.empty(); }
   const float* w_uk_head(int64_t h) const { return w_uk.data() + h * d_nope * d_c; }
   const float* w_uv_head(int64_t h) const { return w_uv.data() + h * d_v * d_c; }
-  const float* b_uk_head(int64_t h) const { return has_bias() ? b_uk.data() + h * d_nope : nullptr; }
+  const float* b_uk_head(int64_t h) const {
+    return has_bias() ? b_uk.data() + h * d_nope : nullptr;
+  }
   const float* b_uv_head(int64_t h) const { return has_bias() ? b_uv.data() + h * d_v : nullptr; }
 };
 

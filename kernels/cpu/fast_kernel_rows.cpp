@@ -205,7 +205,9 @@ float softmax_block(float* scores, int64_t n, int64_t visible, float& row_max, f
   return softmax_update(scores, subs, s, top, row_max, row_sum);
 }
 
-template <class E>
+// Ranged: some row's first key lies past t_begin (a block may cross it). Without, the loop is the
+// plain causal one: no per-block test of the first key at all.
+template <class E, bool Ranged>
 void attend_rows(const RowsJob& job, int64_t t_begin, int64_t t_end, const Partial& state) {
   const int64_t m = job.m, dk = job.dk, dv = job.dv;
   int64_t max_limit = 0, min_first = std::numeric_limits<int64_t>::max();
@@ -252,8 +254,8 @@ void attend_rows(const RowsJob& job, int64_t t_begin, int64_t t_end, const Parti
     });
     for (int64_t i = 0; i < m; ++i) {
       const int64_t visible = std::min<int64_t>(n, job.limit[i] - t0);
-      const int64_t hidden = job.first != nullptr ? job.first[i] - t0 : 0;
-      alpha[i] = hidden <= 0
+      const int64_t hidden = Ranged ? job.first[i] - t0 : 0;
+      alpha[i] = !Ranged || hidden <= 0
                      ? softmax_block(scores + i * kBlock, n, visible, state.max[i], state.sum[i])
                      : softmax_block_from(scores + i * kBlock, n, hidden, visible, state.max[i],
                                           state.sum[i]);
@@ -265,16 +267,27 @@ void attend_rows(const RowsJob& job, int64_t t_begin, int64_t t_end, const Parti
   }
 }
 
+template <class E>
+void attend_rows_of(const RowsJob& job, int64_t t_begin, int64_t t_end, const Partial& p) {
+  bool ranged = false;
+  if (job.first != nullptr)
+    for (int64_t i = 0; i < job.m; ++i) ranged |= job.first[i] > t_begin;
+  return ranged ? attend_rows<E, true>(job, t_begin, t_end, p)
+                : attend_rows<E, false>(job, t_begin, t_end, p);
+}
+
 }  // namespace
 
 void attend_range_rows(const RowsJob& job, int64_t t_begin, int64_t t_end, const Partial& p) {
   switch (job.dtype) {
     case DType::fp32:
-      return attend_rows<float>(job, t_begin, t_end, p);
+      return attend_rows_of<float>(job, t_begin, t_end, p);
     case DType::bf16:
-      return attend_rows<bf16_t>(job, t_begin, t_end, p);
+      return attend_rows_of<bf16_t>(job, t_begin, t_end, p);
     case DType::fp16:
-      return attend_rows<fp16_t>(job, t_begin, t_end, p);
+      return attend_rows_of<fp16_t>(job, t_begin, t_end, p);
+    default:
+      return;
   }
 }
 

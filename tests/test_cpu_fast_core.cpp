@@ -61,7 +61,32 @@ void core_truth(const CoreData& d, std::vector<double>& out, std::vector<double>
   }
 }
 
-// Runs the rows over the given key ranges (one partial each), merges, returns out and lse.
+// Runs job over the key ranges [bounds[s], bounds[s + 1]) (one partial each) with the rows or
+// the lanes kernel, merges them by log-sum-exp into out [m, dv] and lse [m].
+void run_splits(const cpu::fast::RowsJob& job, const std::vector<int64_t>& bounds, bool lanes,
+                std::vector<float>& out, std::vector<float>& lse) {
+  using namespace cpu::fast;
+  const int64_t m = job.m, dv = job.dv;
+  const size_t n = bounds.size() - 1;
+  std::vector<std::vector<float>> storage(n, std::vector<float>(m * (dv + 2)));
+  std::vector<Partial> parts(n);
+  for (size_t s = 0; s < n; ++s) {
+    float* base = storage[s].data();
+    parts[s] = {base, base + m * dv, base + m * dv + m};
+    reset_partial(parts[s], m, dv);
+    if (lanes)
+      attend_range_lanes(job, bounds[s], bounds[s + 1], parts[s]);
+    else
+      attend_range_rows(job, bounds[s], bounds[s + 1], parts[s]);
+  }
+  out.assign(m * dv, 0.0f);
+  lse.assign(m, 0.0f);
+  std::vector<float*> out_rows(m), lse_rows(m);
+  for (int64_t i = 0; i < m; ++i) out_rows[i] = out.data() + i * dv, lse_rows[i] = &lse[i];
+  merge_partials(parts.data(), static_cast<int>(n), m, dv, out_rows.data(), lse_rows.data());
+}
+
+// Runs the rows of d over the given key ranges, merged: out and lse.
 void core_run(const CoreData& d, const std::vector<int64_t>& bounds, bool lanes,
               std::vector<float>& out, std::vector<float>& lse) {
   using namespace cpu::fast;
@@ -75,23 +100,7 @@ void core_run(const CoreData& d, const std::vector<int64_t>& bounds, bool lanes,
   job.m = d.m;
   job.q = q.data();
   job.limit = d.limit.data();
-  const size_t n = bounds.size() - 1;
-  std::vector<std::vector<float>> storage(n, std::vector<float>(d.m * (d.dv + 2)));
-  std::vector<Partial> parts(n);
-  for (size_t s = 0; s < n; ++s) {
-    float* base = storage[s].data();
-    parts[s] = {base, base + d.m * d.dv, base + d.m * d.dv + d.m};
-    reset_partial(parts[s], d.m, d.dv);
-    if (lanes)
-      attend_range_lanes(job, bounds[s], bounds[s + 1], parts[s]);
-    else
-      attend_range_rows(job, bounds[s], bounds[s + 1], parts[s]);
-  }
-  out.assign(d.m * d.dv, 0.0f);
-  lse.assign(d.m, 0.0f);
-  std::vector<float*> out_rows(d.m), lse_rows(d.m);
-  for (int64_t i = 0; i < d.m; ++i) out_rows[i] = out.data() + i * d.dv, lse_rows[i] = &lse[i];
-  merge_partials(parts.data(), static_cast<int>(n), d.m, d.dv, out_rows.data(), lse_rows.data());
+  run_splits(job, bounds, lanes, out, lse);
 }
 
 }  // namespace
@@ -208,23 +217,8 @@ TEST_CASE("fast core: rows and lanes kernels attend over [first, limit) with fir
       for (const std::vector<int64_t>& bounds :
            {std::vector<int64_t>{0, t}, std::vector<int64_t>{0, 400, 777, 801, 930, t}}) {
         const size_t n = bounds.size() - 1;
-        std::vector<std::vector<float>> storage(n, std::vector<float>(s.m * (s.dv + 2)));
-        std::vector<Partial> parts(n);
-        for (size_t p = 0; p < n; ++p) {
-          float* base = storage[p].data();
-          parts[p] = {base, base + s.m * s.dv, base + s.m * s.dv + s.m};
-          reset_partial(parts[p], s.m, s.dv);
-          if (lanes)
-            attend_range_lanes(job, bounds[p], bounds[p + 1], parts[p]);
-          else
-            attend_range_rows(job, bounds[p], bounds[p + 1], parts[p]);
-        }
-        std::vector<float> out(s.m * s.dv), lse(s.m);
-        std::vector<float*> out_rows(s.m), lse_rows(s.m);
-        for (int64_t i = 0; i < s.m; ++i)
-          out_rows[i] = out.data() + i * s.dv, lse_rows[i] = &lse[i];
-        merge_partials(parts.data(), static_cast<int>(n), s.m, s.dv, out_rows.data(),
-                       lse_rows.data());
+        std::vector<float> out, lse;
+        run_splits(job, bounds, lanes, out, lse);
         double err2 = 0, ref2 = 0, lse_err = 0;
         for (size_t i = 0; i < ref_out.size(); ++i) {
           err2 += std::pow(out[i] - ref_out[i], 2);

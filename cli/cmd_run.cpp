@@ -52,7 +52,7 @@ Inputs read_inputs(const std::string& path, const LayerConfig& config) {
   if (!file.has("hidden_states")) throw Error(path + ": missing tensor 'hidden_states'");
   Inputs in;
   in.dtype = file.get("hidden_states").dtype;
-  if (!dtype_is_float(in.dtype))
+  if (!is_float(in.dtype))
     throw Error(path + ": hidden_states has dtype " + dtype_name(in.dtype) +
                 ", expected a float type");
   in.hidden_states = file.to_double("hidden_states");

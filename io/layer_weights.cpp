@@ -66,7 +66,7 @@ Weights load_layer_weights(const LayerConfig& config, const std::string& path,
                   hint + ")");
     }
     const StoredTensor& stored = file.get(full);
-    if (!dtype_is_float(stored.dtype))
+    if (!is_float(stored.dtype))
       throw Error(path + ": tensor '" + full + "' has dtype " + dtype_name(stored.dtype) +
                   ", expected a float dtype (F64, F32, BF16, F16)");
     if (stored.shape != spec.shape)
@@ -96,7 +96,7 @@ Weights load_layer_weights(const LayerConfig& config, const std::string& path,
 
 void save_layer_weights(const LayerConfig& config, const Weights& weights, const std::string& path,
                         const std::string& prefix, DType dtype) {
-  if (!dtype_is_float(dtype))
+  if (!is_float(dtype))
     throw Error(path + ": weights must be stored in a float dtype, not " +
                 std::string(dtype_name(dtype)));
   const std::vector<WeightSpec> specs = weight_specs(config);

@@ -132,14 +132,14 @@ Entry parse_entry(const std::string& path, const std::string& name, const json& 
       fail(path, where + "shape " + printable(shape.dump()) + " has a dimension too large");
     e.shape.push_back(static_cast<int64_t>(dim));
     const uint64_t factor = std::max<uint64_t>(dim, 1);
-    if (numel > kMaxTensorBytes / dtype_size(e.dtype) / factor)
+    if (numel > kMaxTensorBytes / bytes_per_element(e.dtype) / factor)
       fail(path,
            where + "shape " + printable(shape.dump()) + " is too large (element count overflows)");
     numel *= factor;
     zero = zero || dim == 0;
   }
   if (zero) numel = 0;
-  const uint64_t needed = numel * dtype_size(e.dtype);
+  const uint64_t needed = numel * bytes_per_element(e.dtype);
 
   const json& offsets = info.at("data_offsets");
   if (!offsets.is_array() || offsets.size() != 2)
@@ -214,14 +214,6 @@ DType parse_dtype_name(const std::string& name) {
   for (DType d : {DType::fp64, DType::fp32, DType::bf16, DType::fp16, DType::i64})
     if (name == dtype_name(d)) return d;
   throw Error("unknown dtype " + quote_name(name) + " (supported: F64, F32, BF16, F16, I64)");
-}
-
-size_t dtype_size(DType dtype) {
-  return bytes_per_element(dtype);
-}
-
-bool dtype_is_float(DType dtype) {
-  return is_float(dtype);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -335,10 +327,10 @@ const StoredTensor& SafetensorsFile::get(const std::string& name) const {
 
 Tensor<double> SafetensorsFile::to_double(const std::string& name) const {
   const StoredTensor& t = get(name);
-  if (!dtype_is_float(t.dtype))
+  if (!is_float(t.dtype))
     fail(path_, "tensor " + quote_name(name) + " has dtype " + dtype_name(t.dtype) +
                     ", expected a float dtype (F64, F32, BF16, F16)");
-  const size_t n = t.bytes.size() / dtype_size(t.dtype);
+  const size_t n = t.bytes.size() / bytes_per_element(t.dtype);
   Tensor<double> out;
   out.shape = t.shape;
   out.data.resize(n);
@@ -400,10 +392,11 @@ void check_shape(const std::string& name, const Shape& shape, size_t size) {
 void SafetensorsWriter::add(const std::string& name, const Tensor<double>& tensor, DType dtype) {
   check_new_name(tensors_, name);
   check_shape(name, tensor.shape, tensor.data.size());
-  if (!dtype_is_float(dtype))
+  if (!is_float(dtype))
     throw Error("safetensors: tensor " + quote_name(name) +
                 " holds floats and cannot be stored as " + dtype_name(dtype));
-  StoredTensor t{dtype, tensor.shape, std::vector<uint8_t>(tensor.data.size() * dtype_size(dtype))};
+  StoredTensor t{dtype, tensor.shape,
+                 std::vector<uint8_t>(tensor.data.size() * bytes_per_element(dtype))};
   for (size_t i = 0; i < tensor.data.size(); ++i) {
     const double v = tensor.data[i];
     switch (dtype) {

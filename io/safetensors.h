@@ -17,17 +17,15 @@
 
 namespace attnlab {
 
-// Tensor element types are core/dtype.h's; safetensors names them in capitals. fp8 is not a
-// safetensors type attnlab reads or writes.
+// Tensor element types are core/dtype.h's (sizes: bytes_per_element; is_float); safetensors
+// names them in capitals. fp8 is not a safetensors type attnlab reads or writes.
 const char* dtype_name(DType dtype);              // "F64", "F32", "BF16", "F16", "I64"
 DType parse_dtype_name(const std::string& name);  // throws attnlab::Error
-size_t dtype_size(DType dtype);                   // bytes_per_element
-bool dtype_is_float(DType dtype);                 // is_float
 
 struct StoredTensor {
   DType dtype;
   Shape shape;
-  std::vector<uint8_t> bytes;  // little-endian, exactly numel * dtype_size(dtype)
+  std::vector<uint8_t> bytes;  // little-endian, exactly numel * bytes_per_element(dtype)
 };
 
 class SafetensorsFile {

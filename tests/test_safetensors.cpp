@@ -76,13 +76,13 @@ uint16_t bf16_reference(float f) {
 TEST_CASE("dtype names, sizes and parsing") {
   CHECK(std::string(dtype_name(DType::fp64)) == "F64");
   CHECK(std::string(dtype_name(DType::bf16)) == "BF16");
-  CHECK(dtype_size(DType::fp64) == 8);
-  CHECK(dtype_size(DType::fp32) == 4);
-  CHECK(dtype_size(DType::bf16) == 2);
-  CHECK(dtype_size(DType::fp16) == 2);
-  CHECK(dtype_size(DType::i64) == 8);
-  CHECK(dtype_is_float(DType::fp16));
-  CHECK_FALSE(dtype_is_float(DType::i64));
+  CHECK(bytes_per_element(DType::fp64) == 8);
+  CHECK(bytes_per_element(DType::fp32) == 4);
+  CHECK(bytes_per_element(DType::bf16) == 2);
+  CHECK(bytes_per_element(DType::fp16) == 2);
+  CHECK(bytes_per_element(DType::i64) == 8);
+  CHECK(is_float(DType::fp16));
+  CHECK_FALSE(is_float(DType::i64));
   for (DType d : {DType::fp64, DType::fp32, DType::bf16, DType::fp16, DType::i64})
     CHECK(parse_dtype_name(dtype_name(d)) == d);
   CHECK_THROWS_WITH(parse_dtype_name("U8"), Contains("unknown dtype 'U8'"));

@@ -38,8 +38,8 @@ inline V16 load_full(const E* p) {
 
 // Adds chunk c (16 lanes, masked when Tail) of M rows x 4 keys to the partial dot products.
 template <int M, bool Tail, class E>
-inline void scores_chunk(const float* const* q, const E* const* k, int64_t c, Mask mask,
-                         V16 (&acc)[M][4]) {
+[[gnu::always_inline]] inline void scores_chunk(const float* const* q, const E* const* k, int64_t c,
+                                                Mask mask, V16 (&acc)[M][4]) {
   V16 kv[4];
   for (int r = 0; r < 4; ++r)
     kv[r] = in_register(Tail ? load16(k[r] + 16 * c, mask) : load_full(k[r] + 16 * c));
@@ -52,8 +52,9 @@ inline void scores_chunk(const float* const* q, const E* const* k, int64_t c, Ma
 // scores[i * 64 + j] = q_i . k_j for M rows and the n <= 64 keys of a block (keys past n
 // repeat key n - 1 and are masked later).
 template <int M, class E>
-void block_scores(const float* const* q, int64_t dk, const E* keys, int64_t stride, int n,
-                  float* scores, PrefetchCursor& ahead) {
+[[gnu::always_inline]] inline void block_scores(const float* const* q, int64_t dk, const E* keys,
+                                                int64_t stride, int n, float* scores,
+                                                PrefetchCursor& ahead) {
   const int64_t full = dk / 16;
   const Mask tail = first_lanes(dk - 16 * full);
   for (int sub = 0; sub * kSub < n; ++sub) {
@@ -86,8 +87,10 @@ void block_scores(const float* const* q, int64_t dk, const E* keys, int64_t stri
 // o_i = o_i * alpha_i + sum_{j < n} p[i * 64 + j] * v_j over C <= 4 chunks of 16 columns from
 // chunk c0 on, the last one masked by `last` when Tail.
 template <int M, int C, bool Tail, class E>
-void values_chunks(const E* values, int64_t stride, int64_t c0, Mask last, int n, const float* p,
-                   const float* alpha, float* const* o, PrefetchCursor& ahead) {
+[[gnu::always_inline]] inline void values_chunks(const E* values, int64_t stride, int64_t c0,
+                                                 Mask last, int n, const float* p,
+                                                 const float* alpha, float* const* o,
+                                                 PrefetchCursor& ahead) {
   const auto mask = [&](int c) { return Tail && c == C - 1 ? last : kAllLanes; };
   V16 acc[M][C];
   for (int i = 0; i < M; ++i) {
@@ -111,8 +114,9 @@ void values_chunks(const E* values, int64_t stride, int64_t c0, Mask last, int n
 
 // o_i = o_i * alpha_i + sum_{j < n} p[i * 64 + j] * v_j for M rows, 64 columns at a time.
 template <int M, class E>
-void block_values(const E* values, int64_t stride, int64_t dv, int n, const float* p,
-                  const float* alpha, float* const* o, PrefetchCursor& ahead) {
+[[gnu::always_inline]] inline void block_values(const E* values, int64_t stride, int64_t dv, int n,
+                                                const float* p, const float* alpha, float* const* o,
+                                                PrefetchCursor& ahead) {
   const int64_t chunks = (dv + 15) / 16;
   const Mask last = first_lanes(dv - 16 * (chunks - 1));
   // Whole groups of 4 unmasked chunks, then the rest with the last chunk masked.

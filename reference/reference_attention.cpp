@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "reference/reference_detail.h"
+#include "reference/work_counter.h"
 
 namespace attnlab::reference {
 
@@ -23,6 +24,7 @@ std::vector<double> linear(const std::vector<double>& x, const Tensor<double>& w
   if (bias && bias->shape != Shape{out_features})
     throw Error("linear: bias is " + shape_to_string(bias->shape) + " but weight is " +
                 shape_to_string(weight.shape));
+  WorkCounter::add_multiply_adds(out_features * in_features);
   std::vector<double> y(out_features);
   for (int64_t o = 0; o < out_features; ++o) {
     double sum = bias ? bias->data[o] : 0.0;

@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "reference/reference_detail.h"
+#include "reference/work_counter.h"
 
 namespace attnlab::reference::detail {
 
@@ -32,19 +33,40 @@ std::vector<double> project(const LayerConfig& config, const Weights& weights,
 }
 
 double dot(const double* a, const double* b, int64_t n) {
+  WorkCounter::add_multiply_adds(n);
   double sum = 0;
   for (int64_t i = 0; i < n; ++i) sum += a[i] * b[i];
   return sum;
 }
 
-double* cache_slot(Tensor<double>& part, int64_t b, int64_t t) {
-  const int64_t slots = part.dim(1);
-  const int64_t token_elements = shape_numel(Shape(part.shape.begin() + 2, part.shape.end()));
-  return part.ptr() + (b * slots + t) * token_elements;
+void axpy(double a, const double* x, double* y, int64_t n) {
+  WorkCounter::add_multiply_adds(n);
+  for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
 }
 
-const double* cache_slot(const Tensor<double>& part, int64_t b, int64_t t) {
-  return cache_slot(const_cast<Tensor<double>&>(part), b, t);
+namespace {
+
+int64_t slot_elements(const Tensor<double>& part) {
+  return shape_numel(Shape(part.shape.begin() + 2, part.shape.end()));
+}
+
+int64_t slot_offset(const Tensor<double>& part, int64_t b, int64_t t) {
+  return (b * part.dim(1) + t) * slot_elements(part);
+}
+
+}  // namespace
+
+double* cache_slot_to_write(Tensor<double>& part, int64_t b, int64_t t) {
+  double* slot = part.ptr() + slot_offset(part, b, t);
+  WorkCounter::note_cache_written(slot, slot_elements(part));
+  return slot;
+}
+
+const double* cache_elements_to_read(const Tensor<double>& part, int64_t b, int64_t t,
+                                     int64_t offset, int64_t count) {
+  const double* first = part.ptr() + slot_offset(part, b, t) + offset;
+  WorkCounter::note_cache_read(first, count);
+  return first;
 }
 
 Softmax softmax_with_lse(const std::vector<double>& scores) {
@@ -70,15 +92,15 @@ HeadResult attend_cached_kv(const std::vector<double>& q, const Tensor<double>& 
     throw std::logic_error("attend_cached_kv: query and key widths differ");
   std::vector<double> scores(keys.size());
   for (int64_t t = keys.lo; t < keys.hi; ++t) {
-    const double* key = cache_slot(k, b, t) + kv_head * d_k;
+    const double* key = cache_elements_to_read(k, b, t, kv_head * d_k, d_k);
     scores[t - keys.lo] = dot(q.data(), key, d_k) * scale;
   }
   const Softmax softmax = softmax_with_lse(scores);
   HeadResult head;
   head.output.assign(d_v, 0.0);
   for (int64_t t = keys.lo; t < keys.hi; ++t) {
-    const double* value = cache_slot(v, b, t) + kv_head * d_v;
-    for (int64_t i = 0; i < d_v; ++i) head.output[i] += softmax.weights[t - keys.lo] * value[i];
+    const double* value = cache_elements_to_read(v, b, t, kv_head * d_v, d_v);
+    axpy(softmax.weights[t - keys.lo], value, head.output.data(), d_v);
   }
   head.lse = softmax.lse;
   return head;

@@ -29,11 +29,17 @@ const Tensor<double>* optional_bias(const LayerConfig& config, const Weights& we
 std::vector<double> project(const LayerConfig& config, const Weights& weights,
                             const std::string& projection, const std::vector<double>& x);
 
+// sum_i a[i] * b[i], and y[i] += a * x[i]: the contractions that are not a whole linear(),
+// counted by an active WorkCounter (reference/work_counter.h).
 double dot(const double* a, const double* b, int64_t n);
+void axpy(double a, const double* x, double* y, int64_t n);
 
-// Address of the per-token data of sequence b, slot t in a cache part [B, T, ...].
-double* cache_slot(Tensor<double>& part, int64_t b, int64_t t);
-const double* cache_slot(const Tensor<double>& part, int64_t b, int64_t t);
+// Address of the per-token data of sequence b, slot t in a cache part [B, T, ...], to write the
+// whole slot (noted as written by an active WorkCounter).
+double* cache_slot_to_write(Tensor<double>& part, int64_t b, int64_t t);
+// Address of `count` elements from `offset` within that slot, to read them (noted as read).
+const double* cache_elements_to_read(const Tensor<double>& part, int64_t b, int64_t t,
+                                     int64_t offset, int64_t count);
 
 // Softmax of a score vector, with the natural log of sum_j exp(score_j), both computed
 // stably by subtracting the maximum score first.

@@ -74,8 +74,8 @@ void write_naive_slot(const LayerConfig& config, const Weights& weights, const M
   const int64_t d_nope = config.qk_nope_head_dim, d_rope = config.qk_rope_head_dim;
   const int64_t d_v = config.v_head_dim;
   const std::vector<double> kv = project(config, weights, "kv_b_proj", latent.c);
-  double* k_slot = cache_slot(cache.parts[0], b, slot);
-  double* v_slot = cache_slot(cache.parts[1], b, slot);
+  double* k_slot = cache_slot_to_write(cache.parts[0], b, slot);
+  double* v_slot = cache_slot_to_write(cache.parts[1], b, slot);
   for (int64_t h = 0; h < config.n_heads; ++h) {
     const auto head_begin = kv.begin() + h * (d_nope + d_v);
     double* key = k_slot + h * (d_nope + d_rope);
@@ -102,8 +102,7 @@ std::vector<double> absorbed_query(const LayerConfig& config, const Tensor<doubl
   const int64_t d_c = config.kv_lora_rank;
   std::vector<double> q_abs(d_c, 0.0);
   for (int64_t i = 0; i < config.qk_nope_head_dim; ++i) {
-    const double* w_row = kv_b_weight.ptr() + uk_row(config, h, i) * d_c;
-    for (int64_t c = 0; c < d_c; ++c) q_abs[c] += w_row[c] * q_nope[i];
+    axpy(q_nope[i], kv_b_weight.ptr() + uk_row(config, h, i) * d_c, q_abs.data(), d_c);
   }
   return q_abs;
 }
@@ -143,17 +142,18 @@ HeadResult attend_latent(const LayerConfig& config, const Weights& weights, cons
   const double bias_score = key_bias_score(config, kv_b_bias, h, query.nope[h]);
   std::vector<double> scores(keys.size());
   for (int64_t t = keys.lo; t < keys.hi; ++t) {
-    const double latent_score = dot(q_abs.data(), cache_slot(latent, b, t), d_c);
-    const double rope_score = dot(query.rope[h].data(), cache_slot(rope_key, b, t), d_rope);
+    const double latent_score =
+        dot(q_abs.data(), cache_elements_to_read(latent, b, t, 0, d_c), d_c);
+    const double rope_score =
+        dot(query.rope[h].data(), cache_elements_to_read(rope_key, b, t, 0, d_rope), d_rope);
     scores[t - keys.lo] = (latent_score + rope_score + bias_score) * config.scale();
   }
   const Softmax softmax = softmax_with_lse(scores);
 
   std::vector<double> o_latent(d_c, 0.0);
-  for (int64_t t = keys.lo; t < keys.hi; ++t) {
-    const double* c = cache_slot(latent, b, t);
-    for (int64_t i = 0; i < d_c; ++i) o_latent[i] += softmax.weights[t - keys.lo] * c[i];
-  }
+  for (int64_t t = keys.lo; t < keys.hi; ++t)
+    axpy(softmax.weights[t - keys.lo], cache_elements_to_read(latent, b, t, 0, d_c),
+         o_latent.data(), d_c);
   return {up_project_value(config, kv_b_weight, kv_b_bias, h, o_latent), softmax.lse};
 }
 
@@ -209,9 +209,10 @@ void forward_mla_absorb(const LayerConfig& config, const Weights& weights, const
       const int64_t position = positions.data[b * seq + s];
       queries[b * seq + s] = mla_query(config, weights, x_row, position);
       const MlaLatent latent = mla_latent(config, weights, x_row, position);
-      std::copy(latent.c.begin(), latent.c.end(), cache_slot(cache.parts[0], b, old_length + s));
+      std::copy(latent.c.begin(), latent.c.end(),
+                cache_slot_to_write(cache.parts[0], b, old_length + s));
       std::copy(latent.k_rope.begin(), latent.k_rope.end(),
-                cache_slot(cache.parts[1], b, old_length + s));
+                cache_slot_to_write(cache.parts[1], b, old_length + s));
     }
   }
 

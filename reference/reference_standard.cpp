@@ -26,8 +26,8 @@ std::vector<double> project_token(const LayerConfig& config, const Weights& weig
   const std::vector<double> v = project(config, weights, "v_proj", x_row);
   rope_each_head(config, q, config.n_heads, d, position);
   rope_each_head(config, k, n_kv, d, position);
-  std::copy(k.begin(), k.end(), cache_slot(cache.parts[0], b, slot));
-  std::copy(v.begin(), v.end(), cache_slot(cache.parts[1], b, slot));
+  std::copy(k.begin(), k.end(), cache_slot_to_write(cache.parts[0], b, slot));
+  std::copy(v.begin(), v.end(), cache_slot_to_write(cache.parts[1], b, slot));
   return q;
 }
 

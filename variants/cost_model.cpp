@@ -1,4 +1,4 @@
-// The step cost model; see cost_model.h.
+// The step cost model; see cost_model.h for what it counts.
 #include "variants/cost_model.h"
 
 #include "variants/mask.h"
@@ -25,32 +25,45 @@ CoreWidths core_widths(const LayerConfig& c, ImplForm form) {
   return {0, 0};
 }
 
+// Multiply-adds per new token outside the attention core.
+double projection_multiply_adds_per_token(const LayerConfig& c, ImplForm form) {
+  double multiply_adds = 0;
+  // Every linear layer, once per token. MLA absorb never up-projects the latent with kv_b_proj
+  // as a whole; it applies the same parameters per head as W_UK (to the query) and W_UV (to the
+  // attention output), the same count.
+  for (const WeightSpec& spec : weight_specs(c))
+    if (spec.role == WeightRole::linear_weight) multiply_adds += double(shape_numel(spec.shape));
+  // MLA absorb's key bias never reaches a cached key: it enters each score as q_nope_h . b_UK_h,
+  // one dot per query head (naive adds it to the up-projected key, an add).
+  if (form == ImplForm::absorb && c.has_bias("kv_b_proj"))
+    multiply_adds += double(c.n_heads * c.qk_nope_head_dim);
+  return multiply_adds;
+}
+
 }  // namespace
 
 StepCost step_cost(const LayerConfig& c, ImplForm form, int64_t batch, int64_t context,
                    int64_t new_tokens, double cache_element_bytes) {
   StepCost cost;
-  const double b = double(batch), n = double(new_tokens), l = double(context);
-  const double h = double(c.n_heads);
+  const double b = double(batch), h = double(c.n_heads);
   const CoreWidths w = core_widths(c, form);
+  const MaskSpec mask = mask_spec(c);
   // (query, key) pairs the step scores, per sequence and head: what the layer's mask shows the
   // new tokens in slots context.. (causal: token i of the new ones sees context + i + 1 keys).
-  const double keys_seen = double(mask_spec(c).visible_pairs(context, new_tokens));
+  const double keys_seen = double(mask.visible_pairs(context, new_tokens));
   cost.attention_flops = b * h * keys_seen * 2 * (w.qk + w.v);
 
-  const double tokens = b * n;
-  double weights = 0;  // parameters of the linear layers this form applies per new token
-  for (const WeightSpec& spec : weight_specs(c)) {
-    if (spec.role != WeightRole::linear_weight) continue;
-    // MLA absorb never up-projects the latent with kv_b_proj as a whole; it applies the same
-    // parameters per head as W_UK (to the query) and W_UV (to the attention output).
-    weights += double(shape_numel(spec.shape));
-  }
-  cost.projection_flops = 2 * tokens * weights;
-  cost.weight_bytes = 4 * weights;
+  const double tokens = b * double(new_tokens);
+  cost.projection_flops = 2 * tokens * projection_multiply_adds_per_token(c, form);
+  double weight_elements = 0;
+  for (const WeightSpec& spec : weight_specs(c)) weight_elements += double(shape_numel(spec.shape));
+  cost.weight_bytes = 4 * weight_elements;
 
+  // The cache slots some new token sees, each read once: the union of their key ranges.
+  const double slots_read =
+      new_tokens > 0 ? double(mask.keys_for_block(context, context + new_tokens - 1).size()) : 0.0;
   const double cached_per_token = double(kv_elements_per_token_layer(c, form));
-  cost.cache_read_bytes = b * (l + n) * cached_per_token * cache_element_bytes;
+  cost.cache_read_bytes = b * slots_read * cached_per_token * cache_element_bytes;
   cost.cache_write_bytes = tokens * cached_per_token * cache_element_bytes;
   return cost;
 }

@@ -21,6 +21,7 @@
 #include "kernels/cuda/cuda_cache.h"
 #include "registry/registry.h"
 #include "tests/attention_contract.h"
+#include "tests/store_rounding_contract.h"
 #include "variants/variant_spec.h"
 #include "verify/checks.h"
 #include "verify/conformance.h"
@@ -104,6 +105,12 @@ TEST_CASE("cuda: every form and cache dtype keeps the Attention / KvCache contra
   // tests/attention_contract.h, the checks every registry entry goes through: cache size, NaN
   // in never-written slots, misuse errors, rewind and fill_synthetic.
   CHECK(contract::check_contract(cuda_under_test()) == 7 * 3);
+}
+
+TEST_CASE("cuda: every cache dtype stores fp32 values as core/dtype.h rounds them") {
+  // tests/store_rounding_contract.h: ties to even, subnormals, overflow, -0, inf and NaN,
+  // written through store_tokens (forward()'s store kernel) and read back from the cache.
+  CHECK(store_rounding::check_store_rounding(cuda_under_test()) == 3 * 3);
 }
 
 TEST_CASE("cuda: never-written cache slots are NaN, written ones finite") {

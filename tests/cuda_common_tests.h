@@ -77,15 +77,20 @@ using contract::step;
 using namespace attnlab;
 using namespace attnlab::cuda_test;
 
-TEST_CASE("cuda: every form and cache dtype conforms to the fp64 reference on the ci cases") {
+// The cases tagged [conformance] are also run under several emulation schedule seeds
+// (tests/CMakeLists.txt).
+TEST_CASE("cuda: every form and cache dtype conforms to the fp64 reference on the ci cases",
+          "[conformance]") {
   check_conformance(run_conformance(load_verify_cases("ci"), cuda_under_test()), 10);
 }
 
-TEST_CASE("cuda: every form and cache dtype conforms on the default verify cases") {
+TEST_CASE("cuda: every form and cache dtype conforms on the default verify cases",
+          "[conformance]") {
   check_conformance(run_conformance(load_verify_cases("default"), cuda_under_test()), 30);
 }
 
-TEST_CASE("cuda: decode past one split of the context (split-KV combine) matches the reference") {
+TEST_CASE("cuda: decode past one split of the context (split-KV combine) matches the reference",
+          "[conformance]") {
   // 300 tokens one at a time: from token 257 on, a query's keys span two splits.
   for (const char* model : {"tiny-gqa", "tiny-mla"}) {
     const VerifyCase spec{model, 1, 300, 11, false};

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/error.h"
 
@@ -40,9 +41,23 @@ class KvCache {
   // Throws attnlab::Error if tokens > capacity, or if this cache type does not support it.
   virtual void fill_synthetic(int64_t tokens, uint64_t seed);
 
+  // Test seam for what the cache stores (tests/store_rounding_contract.h): the storage is
+  // part_count() parts in the backend's own layout and dtype. write_part sets every element of
+  // part `part` from fp32 `values` (one per element, in layout order) through the conversion to
+  // the cache dtype that forward()'s stores use; read_part returns every element of the part
+  // widened to fp32 (exact). Neither changes length(). Throws attnlab::Error on a part index
+  // out of range or a size that is not the part's.
+  virtual int part_count() const = 0;
+  virtual std::vector<float> read_part(int part) const = 0;
+  virtual void write_part(int part, const std::vector<float>& values) = 0;
+
  protected:
   // Called by the implementation after it has written `tokens` new slots.
   void advance(int64_t tokens) { length_ += tokens; }
+  // The seam's argument checks: throw attnlab::Error unless 0 <= part < part_count() (and, for
+  // write_part, `values` holds the part's `elements`).
+  void check_part(int part) const;
+  void check_part_values(int part, size_t elements, size_t values) const;
   friend class CacheWriter;
 
  private:
@@ -60,6 +75,19 @@ inline void KvCache::rewind(int64_t length) {
 
 inline void KvCache::fill_synthetic(int64_t tokens, uint64_t seed) {
   throw Error("this KV cache type cannot be filled synthetically");
+}
+
+inline void KvCache::check_part(int part) const {
+  if (part < 0 || part >= part_count())
+    throw Error("KV cache part " + std::to_string(part) + " does not exist (the cache has " +
+                std::to_string(part_count()) + ")");
+}
+
+inline void KvCache::check_part_values(int part, size_t elements, size_t values) const {
+  check_part(part);
+  if (values != elements)
+    throw Error("KV cache part " + std::to_string(part) + " holds " + std::to_string(elements) +
+                " elements, not " + std::to_string(values));
 }
 
 // Gives implementations access to KvCache::advance without making it public.

@@ -21,6 +21,7 @@
 #include "kernels/cuda/cuda_cache.h"
 #include "registry/registry.h"
 #include "tests/attention_contract.h"
+#include "tests/store_rounding_contract.h"
 #include "variants/variant_spec.h"
 #include "verify/checks.h"
 #include "verify/conformance.h"
@@ -76,15 +77,20 @@ using contract::step;
 using namespace attnlab;
 using namespace attnlab::cuda_test;
 
-TEST_CASE("cuda: every form and cache dtype conforms to the fp64 reference on the ci cases") {
+// The cases tagged [conformance] are also run under several emulation schedule seeds
+// (tests/CMakeLists.txt).
+TEST_CASE("cuda: every form and cache dtype conforms to the fp64 reference on the ci cases",
+          "[conformance]") {
   check_conformance(run_conformance(load_verify_cases("ci"), cuda_under_test()), 10);
 }
 
-TEST_CASE("cuda: every form and cache dtype conforms on the default verify cases") {
+TEST_CASE("cuda: every form and cache dtype conforms on the default verify cases",
+          "[conformance]") {
   check_conformance(run_conformance(load_verify_cases("default"), cuda_under_test()), 30);
 }
 
-TEST_CASE("cuda: decode past one split of the context (split-KV combine) matches the reference") {
+TEST_CASE("cuda: decode past one split of the context (split-KV combine) matches the reference",
+          "[conformance]") {
   // 300 tokens one at a time: from token 257 on, a query's keys span two splits.
   for (const char* model : {"tiny-gqa", "tiny-mla"}) {
     const VerifyCase spec{model, 1, 300, 11, false};
@@ -104,6 +110,12 @@ TEST_CASE("cuda: every form and cache dtype keeps the Attention / KvCache contra
   // tests/attention_contract.h, the checks every registry entry goes through: cache size, NaN
   // in never-written slots, misuse errors, rewind and fill_synthetic.
   CHECK(contract::check_contract(cuda_under_test()) == 7 * 3);
+}
+
+TEST_CASE("cuda: every cache dtype stores fp32 values as core/dtype.h rounds them") {
+  // tests/store_rounding_contract.h: ties to even, subnormals, overflow, -0, inf and NaN,
+  // written through store_tokens (forward()'s store kernel) and read back from the cache.
+  CHECK(store_rounding::check_store_rounding(cuda_under_test()) == 3 * 3);
 }
 
 TEST_CASE("cuda: never-written cache slots are NaN, written ones finite") {

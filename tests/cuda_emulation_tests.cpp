@@ -3,7 +3,8 @@
 // on a device, in order; this checks its index math, masks, cache layout, cuBLAS arguments and
 // error paths through the same tests as the device program (tests/cuda_common_tests.h), plus
 // the row-major -> cuBLAS translation, the prefill's query chunking, the attention kernels'
-// key ranges that start past slot 0, and the emulated out-of-memory path. What it cannot check: see
+// key ranges that start past slot 0, the emulated out-of-memory path, and the emulation's own
+// shuffled schedule (a missing barrier must show). What it cannot check: see
 // kernels/cuda/emulation/cuda_emulation.h.
 #include <algorithm>
 #include <cmath>
@@ -65,6 +66,71 @@ std::vector<float> naive_gemm(const cuda::RowMajorGemm& g, const std::vector<flo
 
 }  // namespace
 
+namespace {
+
+// One launch of `blocks` blocks of `threads` (<= 64) threads, each block summing
+// (block + 1) * (thread + 1) over its threads through shared memory as cuda_device.cuh's
+// block_sum does, every thread then reading the sum; without the second barrier, a thread that
+// runs before thread 0 in the interval after the first barrier reads the sum slot before thread
+// 0 has written it. Returns what every thread read, [block, thread].
+std::vector<float> block_sums(bool second_barrier, unsigned blocks, unsigned threads) {
+  static float scratch[64];
+  static float sum;
+  std::fill(std::begin(scratch), std::end(scratch), 0.0f);
+  sum = 0.0f;
+  std::vector<float> read(blocks * threads, NAN);
+  cuda::emulated_launch(dim3(blocks), dim3(threads), [&] {
+    const unsigned t = cuda::threadIdx.x, b = cuda::blockIdx.x;
+    scratch[t] = float(b + 1) * float(t + 1);
+    cuda::__syncthreads();
+    if (t == 0) {
+      float r = 0.0f;
+      for (unsigned i = 0; i < cuda::blockDim.x; ++i) r += scratch[i];
+      sum = r;
+    }
+    if (second_barrier) cuda::__syncthreads();
+    read[b * threads + t] = sum;
+  });
+  return read;
+}
+
+// How many threads read a sum other than their block's.
+int wrong_sums(const std::vector<float>& read, unsigned threads) {
+  int wrong = 0;
+  for (size_t i = 0; i < read.size(); ++i) {
+    const float block = float(i / threads + 1);
+    wrong += !(read[i] == block * float(threads * (threads + 1) / 2));
+  }
+  return wrong;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "cuda emulation: a missing barrier shows under the shuffled schedule (not the sequential "
+    "one)") {
+  const uint64_t saved = cuda::emulated_schedule_seed();
+  const unsigned blocks = 16, threads = 32;
+  for (uint64_t seed : {cuda::kSequentialSchedule, uint64_t{1}, uint64_t{2}, uint64_t{3}}) {
+    INFO("schedule seed " << seed);
+    cuda::set_emulated_schedule_seed(seed);
+    CHECK(wrong_sums(block_sums(true, blocks, threads), threads) == 0);
+    cuda::set_emulated_schedule_seed(seed);
+    const std::vector<float> racy = block_sums(false, blocks, threads);
+    if (seed == cuda::kSequentialSchedule)
+      CHECK(wrong_sums(racy, threads) == 0);  // thread 0 always runs first: the race is hidden
+    else
+      CHECK(wrong_sums(racy, threads) > 0);
+    cuda::set_emulated_schedule_seed(seed);  // the same seed, the same thread orders
+    CHECK(block_sums(false, blocks, threads) == racy);
+  }
+  cuda::set_emulated_schedule_seed(1);
+  const std::vector<float> first = block_sums(false, blocks, threads);
+  cuda::set_emulated_schedule_seed(2);
+  CHECK(block_sums(false, blocks, threads) != first);
+  cuda::set_emulated_schedule_seed(saved);
+}
+
 TEST_CASE("cuda emulation: row-major GEMMs reach cuBLAS with the right arguments") {
   std::mt19937 rng(3);
   std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
@@ -118,7 +184,8 @@ TEST_CASE("cuda emulation: a bad leading dimension is a cuBLAS error, not a wron
   CHECK_THROWS_WITH(blas.gemm(g), Catch::Contains("CUBLAS_STATUS_INVALID_VALUE"));
 }
 
-TEST_CASE("cuda emulation: prefill in chunks of queries (small score budget) conforms") {
+TEST_CASE("cuda emulation: prefill in chunks of queries (small score budget) conforms",
+          "[conformance]") {
   const size_t saved = cuda::prefill_score_budget();
   cuda::set_prefill_score_budget(600);  // a few query rows per chunk
   const std::vector<CaseResult> results =
@@ -182,7 +249,8 @@ std::vector<float> download(const cuda::DeviceBuffer& buffer, size_t count) {
 // Today's mask is causal from slot 0, so the conformance suite never sees lo > 0. This feeds the
 // kernels key ranges that start past 0 and differ per token (as a sliding window would), so a
 // kernel that assumes [0, length + s + 1), or ignores lo, fails here.
-TEST_CASE("cuda emulation: attention kernels attend over each token's key range (lo > 0) only") {
+TEST_CASE("cuda emulation: attention kernels attend over each token's key range (lo > 0) only",
+          "[conformance]") {
   const int64_t capacity = 600, dim = 4, heads = 2, seq = 2;
   const std::vector<int64_t> ranges = {100, 399, 37, 600};  // token 0: [100, 399), 1: [37, 600)
   std::mt19937 rng(5);

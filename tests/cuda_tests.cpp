@@ -1,7 +1,8 @@
 // The CUDA backend on a real device, through the registry (backend "cuda"): conformance of every
 // form x cache dtype against the fp64 reference (verify's ci and default cases), cache bytes, NaN
-// fill, synthetic fill and rewind, argument checks, the device timer, and running out of device
-// memory. Without a device the program prints "skipped: no CUDA device (...)" and exits 77,
+// fill, synthetic fill and rewind, the store-rounding contract (the device's bf16/fp16
+// conversions against core/dtype.h), argument checks, the device timer, and running out of
+// device memory. Without a device the program prints "skipped: no CUDA device (...)" and exits 77,
 // which ctest reports as skipped (tests/CMakeLists.txt: SKIP_RETURN_CODE 77) — never as passed.
 #define CATCH_CONFIG_RUNNER
 #include <iostream>

@@ -94,7 +94,7 @@ void PlainCache::fill_synthetic(int64_t tokens, uint64_t seed) {
   uint64_t state = seed * 0x9E3779B97F4A7C15ull + 1;
   for (size_t part = 0; part < parts_.size(); ++part)
     for (int64_t b = 0; b < batch(); ++b) {
-      float* first = slot(part, b, 0);
+      float* first = parts_[part].data() + b * capacity() * part_elements_[part];
       for (int64_t i = 0; i < tokens * part_elements_[part]; ++i) {
         state = state * 6364136223846793005ull + 1442695040888963407ull;  // LCG: fast, enough here
         first[i] = static_cast<float>(static_cast<int64_t>(state >> 40) - (1 << 23)) * 0x1p-23f;
@@ -104,12 +104,28 @@ void PlainCache::fill_synthetic(int64_t tokens, uint64_t seed) {
   CacheWriter::advance(*this, tokens);
 }
 
-float* PlainCache::slot(size_t part, int64_t b, int64_t t) {
+const float* PlainCache::slot(size_t part, int64_t b, int64_t t) const {
   return parts_[part].data() + (b * capacity() + t) * part_elements_[part];
 }
 
-const float* PlainCache::slot(size_t part, int64_t b, int64_t t) const {
-  return parts_[part].data() + (b * capacity() + t) * part_elements_[part];
+void PlainCache::store(size_t part, int64_t b, int64_t t, int64_t offset, const float* values,
+                       int64_t count) {
+  float* first = parts_[part].data() + (b * capacity() + t) * part_elements_[part] + offset;
+  std::copy_n(values, count, first);
+}
+
+std::vector<float> PlainCache::read_part(int part) const {
+  check_part(part);
+  return parts_[part];
+}
+
+void PlainCache::write_part(int part, const std::vector<float>& values) {
+  check_part(part);
+  check_part_values(part, parts_[part].size(), values.size());
+  const int64_t width = part_elements_[part];
+  for (int64_t b = 0; b < batch(); ++b)
+    for (int64_t t = 0; t < capacity(); ++t)
+      store(part, b, t, 0, values.data() + (b * capacity() + t) * width, width);
 }
 
 void throw_foreign_cache(const std::string& owner) {

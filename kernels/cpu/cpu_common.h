@@ -96,8 +96,15 @@ class PlainCache : public KvCache {
   void fill_synthetic(int64_t tokens, uint64_t seed) override;
   const std::string& owner() const { return owner_; }
   // Start of token slot `t` of sequence `b` in part `part`.
-  float* slot(size_t part, int64_t b, int64_t t);
   const float* slot(size_t part, int64_t b, int64_t t) const;
+  // The one store path of every form (and of write_part): `count` values at elements
+  // [offset, offset + count) of slot `t` of sequence `b` in part `part`, kept as they are (fp32).
+  void store(size_t part, int64_t b, int64_t t, int64_t offset, const float* values, int64_t count);
+
+  // The KvCache test seam: part p is [batch, capacity, part_elements_per_token[p]].
+  int part_count() const override { return static_cast<int>(parts_.size()); }
+  std::vector<float> read_part(int part) const override;
+  void write_part(int part, const std::vector<float>& values) override;
 
  private:
   std::string owner_;

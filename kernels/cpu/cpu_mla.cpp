@@ -91,13 +91,12 @@ class MlaNaiveAttention final : public Attention {
     for (int64_t b = 0; b < batch; ++b) {
       for (int64_t s = 0; s < seq; ++s) {
         const int64_t row = b * seq + s, slot = write_slot(kv.length(), s, fault_);
-        float* keys = kv.slot(kNaiveKeys, b, slot);
-        float* values = kv.slot(kNaiveValues, b, slot);
         for (int64_t h = 0; h < n_heads; ++h) {
           const float* head_up = up.data() + (row * n_heads + h) * kv_b_width;
-          std::copy_n(head_up, d_nope, keys + h * qk);
-          std::copy_n(in.kv_a.data() + row * kv_a_width + d_c, d_r, keys + h * qk + d_nope);
-          std::copy_n(head_up + d_nope, d_v, values + h * d_v);
+          kv.store(kNaiveKeys, b, slot, h * qk, head_up, d_nope);
+          kv.store(kNaiveKeys, b, slot, h * qk + d_nope, in.kv_a.data() + row * kv_a_width + d_c,
+                   d_r);
+          kv.store(kNaiveValues, b, slot, h * d_v, head_up + d_nope, d_v);
         }
       }
     }
@@ -190,8 +189,8 @@ class MlaAbsorbAttention final : public Attention {
       for (int64_t s = 0; s < seq; ++s) {
         const int64_t row = b * seq + s, slot = write_slot(kv.length(), s, fault_);
         const float* kv_a = in.kv_a.data() + row * (d_c + d_r);
-        std::copy_n(kv_a, d_c, kv.slot(kLatent, b, slot));
-        std::copy_n(kv_a + d_c, d_r, kv.slot(kRopeKey, b, slot));
+        kv.store(kLatent, b, slot, 0, kv_a, d_c);
+        kv.store(kRopeKey, b, slot, 0, kv_a + d_c, d_r);
       }
     }
   }

@@ -71,8 +71,8 @@ class StandardAttention final : public Attention {
         if (fault_ != Fault::rope_query_only)
           rope_heads(k.data() + row * kv_width, config_.n_kv_heads, positions[row]);
         const int64_t slot = write_slot(kv.length(), s, fault_);
-        std::copy_n(k.data() + row * kv_width, kv_width, kv.slot(kKeys, b, slot));
-        std::copy_n(v.data() + row * kv_width, kv_width, kv.slot(kValues, b, slot));
+        kv.store(kKeys, b, slot, 0, k.data() + row * kv_width, kv_width);
+        kv.store(kValues, b, slot, 0, v.data() + row * kv_width, kv_width);
       }
     }
   }

@@ -120,6 +120,28 @@ float FastCache::read(int part, int64_t b, int64_t head, int64_t t, int64_t i) c
   return 0;
 }
 
+std::vector<float> FastCache::read_part(int part) const {
+  check_part(part);
+  const CachePartShape& s = shapes_[part];
+  std::vector<float> values;
+  values.reserve(elements_[part]);
+  for (int64_t b = 0; b < batch(); ++b)
+    for (int64_t head = 0; head < s.heads; ++head)
+      for (int64_t t = 0; t < capacity(); ++t)
+        for (int64_t i = 0; i < s.width; ++i) values.push_back(read(part, b, head, t, i));
+  return values;
+}
+
+void FastCache::write_part(int part, const std::vector<float>& values) {
+  check_part(part);
+  check_part_values(part, elements_[part], values.size());
+  const CachePartShape& s = shapes_[part];
+  for (int64_t b = 0; b < batch(); ++b)
+    for (int64_t head = 0; head < s.heads; ++head)
+      for (int64_t t = 0; t < capacity(); ++t)
+        write(part, b, head, t, values.data() + element_index(part, b, head, t), 0, s.width);
+}
+
 void FastCache::fill_synthetic(int64_t length, uint64_t seed) {
   if (length < 0 || length > capacity())
     throw Error("synthetic fill of " + std::to_string(length) + " tokens does not fit capacity " +

@@ -48,6 +48,12 @@ class FastCache final : public KvCache {
   // length becomes `tokens`.
   void fill_synthetic(int64_t tokens, uint64_t seed) override;
 
+  // The KvCache test seam: part p is [batch, shape(p).heads, capacity, shape(p).width]; writes go
+  // through write(), reads through read().
+  int part_count() const override { return static_cast<int>(shapes_.size()); }
+  std::vector<float> read_part(int part) const override;
+  void write_part(int part, const std::vector<float>& values) override;
+
  private:
   struct Free {
     void operator()(std::byte* p) const;

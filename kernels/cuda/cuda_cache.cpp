@@ -1,6 +1,7 @@
 // The CUDA backend's KV cache; see cuda_cache.h.
 #include "kernels/cuda/cuda_cache.h"
 
+#include <algorithm>
 #include <limits>
 
 #include "core/error.h"
@@ -52,6 +53,7 @@ void CudaCache::fill_synthetic(int64_t tokens, uint64_t seed) {
 }
 
 std::vector<float> CudaCache::read_part(int index) const {
+  check_part(index);
   const CachePartView view = part(index);
   const size_t elements = static_cast<size_t>(view.batch * view.heads * view.capacity * view.width);
   DeviceBuffer staging(elements * sizeof(float), "KV cache read-back");
@@ -59,6 +61,26 @@ std::vector<float> CudaCache::read_part(int index) const {
   std::vector<float> host(elements);
   copy_to_host(host.data(), staging.get(), elements * sizeof(float));
   return host;
+}
+
+void CudaCache::write_part(int index, const std::vector<float>& values) {
+  check_part(index);
+  const CachePartView view = part(index);
+  const int64_t rows = view.batch * view.capacity, row_width = view.heads * view.width;
+  check_part_values(index, static_cast<size_t>(rows * row_width), values.size());
+  // store_tokens reads its source token-major, [batch * capacity rows, heads, width]; the part is
+  // head-major, [batch, heads, capacity, width].
+  std::vector<float> token_major(values.size());
+  for (int64_t b = 0; b < view.batch; ++b)
+    for (int64_t head = 0; head < view.heads; ++head)
+      for (int64_t t = 0; t < view.capacity; ++t)
+        std::copy_n(values.data() + ((b * view.heads + head) * view.capacity + t) * view.width,
+                    view.width,
+                    token_major.data() + (b * view.capacity + t) * row_width + head * view.width);
+  const DeviceBuffer staging = upload(token_major, "KV cache write");
+  store_tokens(view, 0, view.capacity, HeadsView{staging.floats(), row_width, view.width, 0}, 0,
+               view.width);
+  CUDA_CHECK(cudaDeviceSynchronize());
 }
 
 CudaCache& checked_cuda_cache(KvCache& cache, const std::string& owner, int64_t batch,

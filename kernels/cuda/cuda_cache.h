@@ -36,11 +36,14 @@ class CudaCache final : public KvCache {
 
   const std::string& owner() const { return owner_; }
   DType dtype() const { return dtype_; }
-  int part_count() const { return static_cast<int>(shapes_.size()); }
   CachePartView part(int index) const;
-  // The whole part, converted to fp32 and copied to the host: [batch, heads, capacity, width].
-  // For tests and debugging.
-  std::vector<float> read_part(int index) const;
+  // The KvCache test seam. read_part: the whole part [batch, heads, capacity, width] widened to
+  // fp32 on the device (gather_tokens) and copied to the host. write_part: the host values
+  // copied to the device as fp32 and stored into every slot by store_tokens, the kernel of
+  // forward()'s stores.
+  int part_count() const override { return static_cast<int>(shapes_.size()); }
+  std::vector<float> read_part(int index) const override;
+  void write_part(int index, const std::vector<float>& values) override;
 
  private:
   std::string owner_;

@@ -4,10 +4,13 @@
 #include <ucontext.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <numeric>
 #include <utility>
 #include <vector>
 
@@ -36,6 +39,71 @@ bool is_device_range(const void* p, size_t bytes) {
   return c >= it->first && c + bytes <= it->first + it->second;
 }
 
+// ---- schedule --------------------------------------------------------------------------------
+
+constexpr uint64_t kDefaultScheduleSeed = 1;
+
+uint64_t mix64(uint64_t z) {  // splitmix64's finaliser
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+uint64_t seed_from_environment() {
+  const char* text = std::getenv("ATTNLAB_CUDA_EMULATION_SEED");
+  if (text == nullptr || *text == '\0') return kDefaultScheduleSeed;
+  char* end = nullptr;
+  errno = 0;
+  const unsigned long long seed = std::strtoull(text, &end, 10);
+  if (errno != 0 || *end != '\0' || *text < '0' || *text > '9') {
+    std::fprintf(
+        stderr, "attnlab: ATTNLAB_CUDA_EMULATION_SEED=%s: not an unsigned decimal integer\n", text);
+    std::exit(2);
+  }
+  return seed;
+}
+
+struct Schedule {
+  uint64_t seed = seed_from_environment();
+  uint64_t launches = 0;  // launches since the seed was set: part of every block's stream
+};
+Schedule& schedule() {
+  static Schedule s;
+  return s;
+}
+
+// A deterministic stream of random numbers (splitmix64).
+struct ScheduleRandom {
+  uint64_t state;
+  uint64_t next() { return mix64(state += 0x9E3779B97F4A7C15ull); }
+  uint64_t below(uint64_t n) { return next() % n; }  // the bias is far below what matters here
+};
+
+bool sequential() {
+  return schedule().seed == kSequentialSchedule;
+}
+
+// A fresh permutation of `order` (kept as it is in the sequential schedule).
+void shuffle(std::vector<uint32_t>& order, ScheduleRandom& random) {
+  if (sequential()) return;
+  for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[random.below(i)]);
+}
+
+// The order of a launch's blocks: k -> (offset + k * stride) mod n, stride coprime to n, so
+// every block runs once; the sequential schedule is grid order (offset 0, stride 1).
+struct BlockOrder {
+  uint64_t n, offset = 0, stride = 1;
+  BlockOrder(uint64_t blocks, ScheduleRandom& random) : n(blocks) {
+    if (sequential() || n < 2) return;
+    offset = random.below(n);
+    stride = 1 + random.below(n - 1);
+    while (std::gcd(stride, n) != 1) stride = stride % (n - 1) + 1;
+  }
+  uint64_t operator[](uint64_t k) const {
+    return static_cast<uint64_t>((offset + static_cast<unsigned __int128>(k) * stride) % n);
+  }
+};
+
 // ---- fibers ----------------------------------------------------------------------------------
 
 constexpr size_t kFiberStackBytes = 256 * 1024;
@@ -49,6 +117,7 @@ struct Fiber {
 struct LaunchState {
   ucontext_t scheduler;
   std::vector<Fiber> fibers;
+  std::vector<uint32_t> order;  // the threads of the running block, in the order they run
   const std::function<void()>* body = nullptr;
   size_t current = 0;
   bool in_fiber = false;
@@ -68,10 +137,15 @@ void fiber_entry() {
   // Returning resumes uc_link: the scheduler.
 }
 
+void reset_order(size_t threads) {
+  g_launch.order.resize(threads);
+  std::iota(g_launch.order.begin(), g_launch.order.end(), 0u);
+}
+
 // Every thread of the block as a fiber; rounds of "run each unfinished fiber until its next
 // __syncthreads or its end" until all have finished, so no thread passes barrier i before every
-// thread has reached it.
-void run_block_fibers(size_t threads, const dim3& block) {
+// thread has reached it. Each round runs the threads in a fresh order (shuffle()).
+void run_block_fibers(size_t threads, const dim3& block, ScheduleRandom& random) {
   if (g_launch.fibers.size() < threads) g_launch.fibers.resize(threads);
   for (size_t i = 0; i < threads; ++i) {
     Fiber& f = g_launch.fibers[i];
@@ -82,10 +156,12 @@ void run_block_fibers(size_t threads, const dim3& block) {
     makecontext(&f.context, fiber_entry, 0);
     f.finished = false;
   }
+  reset_order(threads);
   bool running = true;
   while (running) {
     running = false;
-    for (size_t i = 0; i < threads; ++i) {
+    shuffle(g_launch.order, random);
+    for (const uint32_t i : g_launch.order) {
       Fiber& f = g_launch.fibers[i];
       if (f.finished) continue;
       g_launch.current = i;
@@ -98,9 +174,11 @@ void run_block_fibers(size_t threads, const dim3& block) {
   }
 }
 
-// Kernels without a barrier run as plain calls, thread after thread.
-void run_block_direct(size_t threads, const dim3& block) {
-  for (size_t i = 0; i < threads; ++i) {
+// Kernels without a barrier run as plain calls, thread after thread (in a shuffled order).
+void run_block_direct(size_t threads, const dim3& block, ScheduleRandom& random) {
+  reset_order(threads);
+  shuffle(g_launch.order, random);
+  for (const uint32_t i : g_launch.order) {
     threadIdx = thread_of(i, block);
     (*g_launch.body)();
   }
@@ -342,22 +420,35 @@ void emulated_launch(dim3 grid, dim3 block, const std::function<void()>& thread)
   g_launch.body = &thread;
   g_launch.barriers = 0;
   g_launch.stray_barrier = false;
+  // Every block draws its thread orders from its own stream: (seed, launch, block).
+  const uint64_t launch_key = mix64(schedule().seed ^ mix64(++schedule().launches));
+  ScheduleRandom launch_random{launch_key};
+  const uint64_t blocks = uint64_t(grid.x) * grid.y * grid.z;
+  const BlockOrder order(blocks, launch_random);
   // The first block runs as fibers; when it never reaches a barrier, the kernel has none (they
   // must be reached by all threads of every block), and the other blocks run as plain calls.
-  bool first = true, barrier_free = false;
-  for (unsigned z = 0; z < grid.z; ++z)
-    for (unsigned y = 0; y < grid.y; ++y)
-      for (unsigned x = 0; x < grid.x; ++x) {
-        blockIdx = uint3{x, y, z};
-        if (barrier_free) {
-          run_block_direct(threads, block);
-        } else {
-          run_block_fibers(threads, block);
-          if (first && g_launch.barriers == 0) barrier_free = true;
-        }
-        first = false;
-      }
+  bool barrier_free = false;
+  for (uint64_t k = 0; k < blocks; ++k) {
+    const uint64_t linear = order[k];
+    blockIdx = uint3{unsigned(linear % grid.x), unsigned(linear / grid.x % grid.y),
+                     unsigned(linear / (uint64_t(grid.x) * grid.y))};
+    ScheduleRandom random{mix64(launch_key + linear * 0x9E3779B97F4A7C15ull)};
+    if (barrier_free) {
+      run_block_direct(threads, block, random);
+    } else {
+      run_block_fibers(threads, block, random);
+      if (k == 0 && g_launch.barriers == 0) barrier_free = true;
+    }
+  }
   if (g_launch.stray_barrier) fail(cudaErrorInvalidConfiguration);
+}
+
+void set_emulated_schedule_seed(uint64_t seed) {
+  schedule().seed = seed;
+  schedule().launches = 0;
+}
+uint64_t emulated_schedule_seed() {
+  return schedule().seed;
 }
 
 void set_emulated_memory_limit(size_t bytes) {

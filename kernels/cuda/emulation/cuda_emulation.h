@@ -11,13 +11,27 @@
 //     device; the runtime's "last error";
 //   - kernel launches: the grid's blocks one after another; a block's threads as fibers
 //     (ucontext) that switch at __syncthreads, so that every thread reaches a barrier before
-//     any passes it (a missing barrier shows as wrong results); __shared__ variables are
-//     function-local statics, shared by the threads of the running block; launch limits
-//     (1024 threads per block, grid y and z below 65536) give cudaErrorInvalidConfiguration;
+//     any passes it; __shared__ variables are function-local statics, shared by the threads of
+//     the running block; launch limits (1024 threads per block, grid y and z below 65536) give
+//     cudaErrorInvalidConfiguration;
+//   - the schedule: a device promises no order between the threads of a block between two
+//     barriers, nor between blocks. Here every barrier interval (the code a thread runs from one
+//     __syncthreads to the next) runs the block's threads one after another in a fresh
+//     pseudo-random permutation, and the blocks run in a pseudo-random order, all drawn from
+//     (seed, launch number, block): deterministic for a given seed and sequence of launches.
+//     So a missing barrier between a shared-memory write and another thread's read (or a read
+//     and another thread's overwrite) lets the reader run first in some blocks, and the results
+//     go wrong. The seed is ATTNLAB_CUDA_EMULATION_SEED (unsigned decimal; default 1; 0 =
+//     kSequentialSchedule: threads 0..n-1 and blocks in grid order, the schedule under which
+//     a missing barrier after thread 0's write goes unseen) or set_emulated_schedule_seed();
 //   - cuBLAS GEMMs: column-major, with cuBLAS's argument checks (leading dimensions), fp32 only;
 //   - events: the host clock.
-// What it does not: concurrency between blocks, warps, the device's memory and its limits, the
-// device math library's rounding, asynchrony (every call completes before it returns).
+// What it does not: a thread is never interrupted inside a barrier interval, so a race shows
+// only as "all of one thread's interval before all of another's" in either order, never as
+// interleaved statements; shared memory is not poisoned between blocks (a block sees the last
+// block's values, not garbage); concurrency between blocks, warps (no lockstep, no warp
+// intrinsics), the device's memory and its limits, the device math library's rounding,
+// asynchrony (every call completes before it returns).
 #pragma once
 
 #include <cuda_bf16.h>  // __nv_bfloat16 / __half and their host-side conversions (headers only)
@@ -138,5 +152,11 @@ void __syncthreads();
 // cudaMalloc fails once the bytes allocated would exceed `bytes` (0: no limit).
 void set_emulated_memory_limit(size_t bytes);
 size_t emulated_bytes_in_use();
+
+// The schedule's seed (see the header comment); setting it also restarts the launch count, so
+// the launches that follow see the same thread orders every time.
+constexpr uint64_t kSequentialSchedule = 0;
+void set_emulated_schedule_seed(uint64_t seed);
+uint64_t emulated_schedule_seed();
 
 ATTNLAB_CUDA_END

@@ -317,14 +317,15 @@ SweepSpec parse_sweep(const std::string& json_text, const std::string& origin) {
 }
 
 SweepSpec load_sweep(const std::string& path_or_name) {
-  if (!std::filesystem::exists(path_or_name)) {
+  std::error_code ec;  // a name the file system refuses (too long, ...) is no file either
+  if (!std::filesystem::exists(path_or_name, ec)) {
     if (const EmbeddedConfig* c = find_embedded_config("sweeps", path_or_name))
       return parse_sweep(c->json, "sweep '" + path_or_name + "'");
     std::string known;
     for (const std::string& n : embedded_config_names("sweeps"))
       known += (known.empty() ? "" : ", ") + n;
-    throw Error(path_or_name + ": no such sweep config file or built-in sweep (built-in: " + known +
-                ")");
+    throw Error(printable(path_or_name) +
+                ": no such sweep config file or built-in sweep (built-in: " + known + ")");
   }
   std::ifstream in(path_or_name);
   if (!in) throw Error(path_or_name + ": cannot open sweep config");

@@ -229,6 +229,24 @@ TEST_CASE("sweep config: bad numbers in lists, settings and exclusions name the 
         }) == "s.json: models[0].rope.theta (1e3084) overflows a double");
 }
 
+TEST_CASE("model names the file system refuses, or with control characters, are one-line errors") {
+  // Found by fuzz_sweep_config's kind of input: std::filesystem::exists threw (ENAMETOOLONG)
+  // past the readers, and a name with a newline broke the message in two.
+  const std::string long_name(300, 'x');
+  CHECK(error_of([&] {
+          parse_sweep(
+              R"({"models": [")" + long_name + R"("], "phases": ["decode"], "context": [8]})",
+              "s.json");
+        }).rfind("s.json: models[0]: unknown preset '" + long_name.substr(0, 80) + "...'", 0) == 0);
+  CHECK_THAT(error_of([] {
+               parse_sweep(R"({"models": ["a\nb/c.json"], "phases": ["decode"], "context": [8]})",
+                           "s.json");
+             }),
+             Catch::StartsWith("s.json: models[0]: a?b/c.json: no such layer-config file"));
+  CHECK_THAT(error_of([&] { load_sweep(long_name); }),
+             Contains("no such sweep config file or built-in sweep"));
+}
+
 TEST_CASE("sweep config: lists whose product is too large are refused before expansion") {
   std::string many = "[1";
   for (int i = 2; i <= 400; ++i) {

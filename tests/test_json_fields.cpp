@@ -243,6 +243,13 @@ TEST_CASE("model names the file system refuses, or with control characters, are 
                            "s.json");
              }),
              Catch::StartsWith("s.json: models[0]: a?b/c.json: no such layer-config file"));
+  // fuzz_sweep_config's crash input (build-fuzz/crashes/sweep_config-crash-0485d418...), reduced.
+  CHECK_THAT(error_of([] {
+               parse_sweep(R"({"models": ["llama-3-8b", "falco\n-7b"], "phases": ["decode"],
+                               "context": [8]})",
+                           "s.json");
+             }),
+             Catch::StartsWith("s.json: models[1]: unknown preset 'falco?-7b' (known: "));
   CHECK_THAT(error_of([&] { load_sweep(long_name); }),
              Contains("no such sweep config file or built-in sweep"));
 }

@@ -6,8 +6,12 @@
 #include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
+#include "core/checked_math.h"
 #include "core/error.h"
+#include "core/json_fields.h"
+#include "core/size_limits.h"
 
 namespace attnlab {
 
@@ -16,8 +20,8 @@ using nlohmann::json;
 namespace {
 
 // Dimensions above this are rejected: they cannot be allocated, and products of several of
-// them would overflow 64-bit element counts.
-constexpr int64_t kMaxDim = int64_t{1} << 24;
+// them would overflow 64-bit element counts (core/size_limits.h).
+constexpr int64_t kMaxDim = kMaxLayerDim;
 
 const char* kMhaOnlyFields[] = {"n_kv_heads", "head_dim"};
 const char* kMlaOnlyFields[] = {"q_lora_rank",      "kv_lora_rank", "qk_nope_head_dim",
@@ -27,23 +31,13 @@ const char* kMlaOnlyFields[] = {"q_lora_rank",      "kv_lora_rank", "qk_nope_hea
   throw Error(origin + ": " + message);
 }
 
-int64_t get_int(const json& j, const char* field, const std::string& origin) {
-  const json& v = j.at(field);
-  if (!v.is_number_integer())
-    fail(origin, std::string(field) + " must be an integer, got " + v.dump());
-  return v.get<int64_t>();
-}
-
-double get_number(const json& j, const char* field, const std::string& origin) {
-  const json& v = j.at(field);
-  if (!v.is_number()) fail(origin, std::string(field) + " must be a number, got " + v.dump());
-  return v.get<double>();
+// A dimension field, read with the bounds validate_layer_config applies.
+int64_t get_dim(const json& j, const char* field, const std::string& origin, int64_t min) {
+  return read_int(j.at(field), origin, field, min, kMaxDim);
 }
 
 std::string get_string(const json& j, const char* field, const std::string& origin) {
-  const json& v = j.at(field);
-  if (!v.is_string()) fail(origin, std::string(field) + " must be a string, got " + v.dump());
-  return v.get<std::string>();
+  return read_string(j.at(field), origin, field);
 }
 
 AttentionKind parse_attention(const std::string& s, const std::string& origin) {
@@ -51,14 +45,14 @@ AttentionKind parse_attention(const std::string& s, const std::string& origin) {
   if (s == "gqa") return AttentionKind::gqa;
   if (s == "mqa") return AttentionKind::mqa;
   if (s == "mla") return AttentionKind::mla;
-  fail(origin, "attention '" + s + "' is not one of mha, gqa, mqa, mla");
+  fail(origin, "attention " + single_quoted(s) + " is not one of mha, gqa, mqa, mla");
 }
 
 RopeLayout parse_rope_layout(const std::string& s, const std::string& origin) {
   if (s == "none") return RopeLayout::none;
   if (s == "interleaved") return RopeLayout::interleaved;
   if (s == "half_split") return RopeLayout::half_split;
-  fail(origin, "rope.layout '" + s + "' is not one of none, interleaved, half_split");
+  fail(origin, "rope.layout " + single_quoted(s) + " is not one of none, interleaved, half_split");
 }
 
 void require_dim(const std::string& origin, const char* field, int64_t value, int64_t min) {
@@ -132,7 +126,22 @@ void validate_layer_config(const LayerConfig& c, const std::string& origin) {
     require_dim(origin, "qk_nope_head_dim", c.qk_nope_head_dim, 1);
     require_dim(origin, "qk_rope_head_dim", c.qk_rope_head_dim, 0);
     require_dim(origin, "v_head_dim", c.v_head_dim, 1);
+    // kv_a_proj_with_mqa's output and the absorb cache of a token (each term <= kMaxDim).
+    const int64_t latent_width = c.kv_lora_rank + c.qk_rope_head_dim;
+    if (latent_width > kMaxHeadWidth)
+      fail(origin, "kv_lora_rank + qk_rope_head_dim (" + std::to_string(latent_width) +
+                       ") must be at most " + std::to_string(kMaxHeadWidth));
   }
+  // The widest projection side and a bound on a token's cache per layer (core/size_limits.h);
+  // each factor is <= kMaxDim, so the product cannot overflow before it is compared.
+  const std::optional<int64_t> head_width =
+      checked_mul(c.n_heads, c.qk_head_dim() + c.value_head_dim());
+  if (!head_width || *head_width > kMaxHeadWidth)
+    fail(origin,
+         std::string(c.is_mla() ? "n_heads x (qk_nope_head_dim + qk_rope_head_dim + v_head_dim)"
+                                : "n_heads x 2 x head_dim") +
+             " (" + (head_width ? std::to_string(*head_width) : std::string("over 2^63")) +
+             ") must be at most " + std::to_string(kMaxHeadWidth));
   if (c.rope_layout != RopeLayout::none) {
     if (c.rope_dim() % 2 != 0)
       fail(origin, std::string(c.is_mla() ? "qk_rope_head_dim" : "head_dim") + " (" +
@@ -152,7 +161,7 @@ void validate_layer_config(const LayerConfig& c, const std::string& origin) {
     if (!known) {
       std::string list;
       for (const std::string& p : projections) list += (list.empty() ? "" : ", ") + p;
-      fail(origin, "biases: '" + b + "' is not a projection of attention '" +
+      fail(origin, "biases: " + single_quoted(b) + " is not a projection of attention '" +
                        to_string(c.attention) + "' (" + list + ")");
     }
   }
@@ -179,7 +188,7 @@ LayerConfig parse_layer_config(const json& j, const std::string& origin) {
                                               "softmax_scale",
                                               "source"};
   for (auto it = j.begin(); it != j.end(); ++it)
-    if (!known.count(it.key())) fail(origin, "unknown field '" + it.key() + "'");
+    if (!known.count(it.key())) fail(origin, "unknown field " + single_quoted(it.key()));
   for (const char* field : {"attention", "hidden_size", "n_heads"})
     if (!j.contains(field)) fail(origin, std::string("missing required field '") + field + "'");
 
@@ -187,9 +196,9 @@ LayerConfig parse_layer_config(const json& j, const std::string& origin) {
   c.name = j.contains("name") ? get_string(j, "name", origin) : std::string("unnamed");
   c.source = j.contains("source") ? get_string(j, "source", origin) : std::string();
   c.attention = parse_attention(get_string(j, "attention", origin), origin);
-  c.hidden_size = get_int(j, "hidden_size", origin);
-  c.n_heads = get_int(j, "n_heads", origin);
-  if (j.contains("n_layers")) c.n_layers = get_int(j, "n_layers", origin);
+  c.hidden_size = get_dim(j, "hidden_size", origin, 1);
+  c.n_heads = get_dim(j, "n_heads", origin, 1);
+  if (j.contains("n_layers")) c.n_layers = get_dim(j, "n_layers", origin, 1);
 
   if (c.is_mla()) {
     for (const char* field : kMhaOnlyFields)
@@ -198,32 +207,28 @@ LayerConfig parse_layer_config(const json& j, const std::string& origin) {
     for (const char* field : {"kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim"})
       if (!j.contains(field))
         fail(origin, std::string("missing required field '") + field + "' for attention 'mla'");
-    c.q_lora_rank = j.contains("q_lora_rank") ? get_int(j, "q_lora_rank", origin) : 0;
-    c.kv_lora_rank = get_int(j, "kv_lora_rank", origin);
-    c.qk_nope_head_dim = get_int(j, "qk_nope_head_dim", origin);
-    c.qk_rope_head_dim = get_int(j, "qk_rope_head_dim", origin);
-    c.v_head_dim = get_int(j, "v_head_dim", origin);
-    if (j.contains("latent_norms")) {
-      if (!j["latent_norms"].is_boolean())
-        fail(origin, "latent_norms must be true or false, got " + j["latent_norms"].dump());
-      c.latent_norms = j["latent_norms"].get<bool>();
-    }
+    c.q_lora_rank = j.contains("q_lora_rank") ? get_dim(j, "q_lora_rank", origin, 0) : 0;
+    c.kv_lora_rank = get_dim(j, "kv_lora_rank", origin, 1);
+    c.qk_nope_head_dim = get_dim(j, "qk_nope_head_dim", origin, 1);
+    c.qk_rope_head_dim = get_dim(j, "qk_rope_head_dim", origin, 0);
+    c.v_head_dim = get_dim(j, "v_head_dim", origin, 1);
+    if (j.contains("latent_norms"))
+      c.latent_norms = read_bool(j.at("latent_norms"), origin, "latent_norms");
   } else {
     for (const char* field : kMlaOnlyFields)
       if (j.contains(field))
         fail(origin, std::string(field) + " applies only to attention 'mla', not '" +
                          to_string(c.attention) + "'");
     if (j.contains("head_dim")) {
-      c.head_dim = get_int(j, "head_dim", origin);
+      c.head_dim = get_dim(j, "head_dim", origin, 1);
     } else {
-      require_dim(origin, "n_heads", c.n_heads, 1);
       if (c.hidden_size % c.n_heads != 0)
         fail(origin, "head_dim is missing and hidden_size (" + std::to_string(c.hidden_size) +
                          ") is not divisible by n_heads (" + std::to_string(c.n_heads) + ")");
       c.head_dim = c.hidden_size / c.n_heads;
     }
     if (j.contains("n_kv_heads")) {
-      c.n_kv_heads = get_int(j, "n_kv_heads", origin);
+      c.n_kv_heads = get_dim(j, "n_kv_heads", origin, 1);
     } else if (c.attention == AttentionKind::mha) {
       c.n_kv_heads = c.n_heads;
     } else if (c.attention == AttentionKind::mqa) {
@@ -238,20 +243,22 @@ LayerConfig parse_layer_config(const json& j, const std::string& origin) {
     if (!rope.is_object()) fail(origin, "rope must be an object {\"layout\": ..., \"theta\": ...}");
     for (auto it = rope.begin(); it != rope.end(); ++it)
       if (it.key() != "layout" && it.key() != "theta")
-        fail(origin, "unknown field 'rope." + it.key() + "'");
+        fail(origin, "unknown field " + single_quoted("rope." + it.key()));
     if (!rope.contains("layout")) fail(origin, "missing required field 'rope.layout'");
-    c.rope_layout = parse_rope_layout(get_string(rope, "layout", origin), origin);
-    if (rope.contains("theta")) c.rope_theta = get_number(rope, "theta", origin);
+    c.rope_layout =
+        parse_rope_layout(read_string(rope.at("layout"), origin, "rope.layout"), origin);
+    if (rope.contains("theta"))
+      c.rope_theta = read_positive_number(rope.at("theta"), origin, "rope.theta");
   }
-  if (j.contains("rms_norm_eps")) c.rms_norm_eps = get_number(j, "rms_norm_eps", origin);
-  if (j.contains("softmax_scale")) c.softmax_scale = get_number(j, "softmax_scale", origin);
+  if (j.contains("rms_norm_eps"))
+    c.rms_norm_eps = read_positive_number(j.at("rms_norm_eps"), origin, "rms_norm_eps");
+  if (j.contains("softmax_scale"))
+    c.softmax_scale = read_positive_number(j.at("softmax_scale"), origin, "softmax_scale");
   if (j.contains("biases")) {
     const json& b = j.at("biases");
     if (!b.is_array()) fail(origin, "biases must be an array of projection names");
-    for (const json& name : b) {
-      if (!name.is_string()) fail(origin, "biases must hold projection names, got " + name.dump());
-      c.biases.insert(name.get<std::string>());
-    }
+    for (size_t i = 0; i < b.size(); ++i)
+      c.biases.insert(read_string(b[i], origin, element_path("biases", i)));
   }
   validate_layer_config(c, origin);
   return c;
@@ -260,13 +267,9 @@ LayerConfig parse_layer_config(const json& j, const std::string& origin) {
 LayerConfig load_layer_config_file(const std::string& path) {
   std::ifstream in(path);
   if (!in) throw Error(path + ": cannot open layer config");
-  json j;
-  try {
-    j = json::parse(in);
-  } catch (const json::parse_error& e) {
-    throw Error(path + ": not valid JSON (" + std::string(e.what()) + ")");
-  }
-  return parse_layer_config(j, path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return parse_layer_config(parse_json(text.str(), path), path);
 }
 
 json layer_config_to_json(const LayerConfig& c) {

@@ -3,6 +3,9 @@
 
 #include <fstream>
 #include <sstream>
+#if defined(__clang__)
+#include <cpuid.h>
+#endif
 
 namespace attnlab {
 
@@ -23,7 +26,12 @@ std::vector<std::string> cpu_features() {
   ATTN_FEATURE("avx")
   ATTN_FEATURE("avx2")
   ATTN_FEATURE("fma")
+#if defined(__clang__)  // clang 14's __builtin_cpu_supports does not know "f16c": ask cpuid
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  if (__get_cpuid(1, &eax, &ebx, &ecx, &edx) && (ecx & bit_F16C)) features.push_back("f16c");
+#else
   ATTN_FEATURE("f16c")
+#endif
   ATTN_FEATURE("avx512f")
   ATTN_FEATURE("avx512bw")
   ATTN_FEATURE("avx512bf16")

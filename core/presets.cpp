@@ -6,6 +6,7 @@
 
 #include "core/embedded_configs.h"
 #include "core/error.h"
+#include "core/json_fields.h"
 
 namespace attnlab {
 
@@ -41,7 +42,7 @@ LayerConfig load_preset(const std::string& name) {
   if (preset == nullptr) {
     std::string known;
     for (const std::string& n : preset_names("")) known += (known.empty() ? "" : ", ") + n;
-    throw Error("unknown preset '" + name + "' (known: " + known + ")");
+    throw Error("unknown preset " + single_quoted(name) + " (known: " + known + ")");
   }
   const std::string origin = "preset '" + name + "'";
   try {
@@ -53,10 +54,12 @@ LayerConfig load_preset(const std::string& name) {
 
 LayerConfig resolve_model(const std::string& preset_or_path) {
   if (find_preset(preset_or_path) != nullptr) return load_preset(preset_or_path);
-  if (std::filesystem::exists(preset_or_path)) return load_layer_config_file(preset_or_path);
+  // The error_code form: a name the file system refuses (too long, ...) is not a file either.
+  std::error_code ec;
+  if (std::filesystem::exists(preset_or_path, ec)) return load_layer_config_file(preset_or_path);
   if (preset_or_path.find('/') != std::string::npos ||
       preset_or_path.find(".json") != std::string::npos)
-    throw Error(preset_or_path + ": no such layer-config file");
+    throw Error(printable(preset_or_path) + ": no such layer-config file");
   return load_preset(preset_or_path);  // reports the unknown name with the known list
 }
 

@@ -17,6 +17,7 @@
 #include <system_error>
 
 #include "core/error.h"
+#include "core/json_fields.h"
 #include "io/atomic_file.h"
 
 namespace attnlab {
@@ -40,7 +41,7 @@ constexpr uint64_t kMaxTensorBytes = uint64_t{1} << 62;
 }
 
 // Messages must stay one printable line even when they quote bytes from a hostile file.
-std::string printable(const std::string& text) {
+std::string printable_bytes(const std::string& text) {
   std::string out;
   for (unsigned char c : text) out += (c >= 0x20 && c < 0x7f) ? static_cast<char>(c) : '?';
   return out;
@@ -49,7 +50,7 @@ std::string printable(const std::string& text) {
 // (Built with += rather than "literal" + temporary: GCC 12 warns falsely (-Wrestrict) on that.)
 std::string quote_name(const std::string& name) {
   std::string s = "'";
-  s += printable(name);
+  s += printable_bytes(name);
   s += "'";
   return s;
 }
@@ -98,7 +99,7 @@ Entry parse_entry(const std::string& path, const std::string& name, const json& 
   const std::string where = "tensor " + quote_name(name) + ": ";
   if (!info.is_object())
     fail(path, where + "header entry must be an object {dtype, shape, data_offsets}, got " +
-                   printable(info.dump()));
+                   printable_bytes(info.dump()));
   for (const char* field : {"dtype", "shape", "data_offsets"})
     if (!info.contains(field)) fail(path, where + "header entry is missing field '" + field + "'");
 
@@ -106,7 +107,7 @@ Entry parse_entry(const std::string& path, const std::string& name, const json& 
   e.name = name;
   const json& dtype = info.at("dtype");
   if (!dtype.is_string())
-    fail(path, where + "dtype must be a string, got " + printable(dtype.dump()));
+    fail(path, where + "dtype must be a string, got " + printable_bytes(dtype.dump()));
   try {
     e.dtype = parse_dtype_name(dtype.get<std::string>());
   } catch (const Error& err) {
@@ -115,7 +116,7 @@ Entry parse_entry(const std::string& path, const std::string& name, const json& 
 
   const json& shape = info.at("shape");
   if (!shape.is_array())
-    fail(path, where + "shape must be an array of integers, got " + printable(shape.dump()));
+    fail(path, where + "shape must be an array of integers, got " + printable_bytes(shape.dump()));
   // Element counts are multiplied with overflow checks; any count whose bytes could not fit
   // the limit is rejected before it is multiplied further (a zero later does not rescue it).
   // The product of the non-zero dimensions is bounded too, so that shape_numel() elsewhere can
@@ -125,16 +126,16 @@ Entry parse_entry(const std::string& path, const std::string& name, const json& 
   for (const json& d : shape) {
     uint64_t dim = 0;
     if (!d.is_number_integer())
-      fail(path, where + "shape " + printable(shape.dump()) + " must hold integers");
+      fail(path, where + "shape " + printable_bytes(shape.dump()) + " must hold integers");
     if (!d.is_number_unsigned())
-      fail(path, where + "shape " + printable(shape.dump()) + " has a negative dimension");
+      fail(path, where + "shape " + printable_bytes(shape.dump()) + " has a negative dimension");
     if (!get_count(d, kMaxTensorBytes, dim))
-      fail(path, where + "shape " + printable(shape.dump()) + " has a dimension too large");
+      fail(path, where + "shape " + printable_bytes(shape.dump()) + " has a dimension too large");
     e.shape.push_back(static_cast<int64_t>(dim));
     const uint64_t factor = std::max<uint64_t>(dim, 1);
     if (numel > kMaxTensorBytes / bytes_per_element(e.dtype) / factor)
-      fail(path,
-           where + "shape " + printable(shape.dump()) + " is too large (element count overflows)");
+      fail(path, where + "shape " + printable_bytes(shape.dump()) +
+                     " is too large (element count overflows)");
     numel *= factor;
     zero = zero || dim == 0;
   }
@@ -143,11 +144,11 @@ Entry parse_entry(const std::string& path, const std::string& name, const json& 
 
   const json& offsets = info.at("data_offsets");
   if (!offsets.is_array() || offsets.size() != 2)
-    fail(path, where + "data_offsets must be [begin, end], got " + printable(offsets.dump()));
+    fail(path, where + "data_offsets must be [begin, end], got " + printable_bytes(offsets.dump()));
   if (!get_count(offsets[0], std::numeric_limits<uint64_t>::max(), e.begin) ||
       !get_count(offsets[1], std::numeric_limits<uint64_t>::max(), e.end))
-    fail(path,
-         where + "data_offsets must be non-negative integers, got " + printable(offsets.dump()));
+    fail(path, where + "data_offsets must be non-negative integers, got " +
+                   printable_bytes(offsets.dump()));
   if (e.begin > e.end)
     fail(path, where + "data_offsets " + offsets_to_string(e.begin, e.end) +
                    " are out of order (begin > end)");
@@ -261,24 +262,10 @@ SafetensorsFile SafetensorsFile::read(const std::string& path,
   in.read(header_text.data(), static_cast<std::streamsize>(header_size));
   if (!in) fail(path, "cannot read the " + std::to_string(header_size) + "-byte header");
 
-  // Duplicate top-level keys would silently shadow each other in the parsed object; refuse.
-  std::set<std::string> seen;
-  std::string duplicate;
-  json header;
-  try {
-    header = json::parse(header_text, [&](int depth, json::parse_event_t event, json& parsed) {
-      if (event == json::parse_event_t::key && depth == 1 && parsed.is_string()) {
-        const std::string& key = parsed.get_ref<const std::string&>();
-        if (!seen.insert(key).second && duplicate.empty()) duplicate = key;
-      }
-      return true;
-    });
-  } catch (const json::exception& e) {
-    fail(path, "header is not valid JSON (" + printable(e.what()) + ")");
-  }
+  // Duplicate keys would silently shadow each other in the parsed object; refuse them.
+  const json header = parse_json(header_text, path, {"header is not valid JSON", true, "header"});
   if (!header.is_object())
     fail(path, "header is not a JSON object (got " + std::string(header.type_name()) + ")");
-  if (!duplicate.empty()) fail(path, "header names " + quote_name(duplicate) + " twice");
 
   SafetensorsFile file;
   file.path_ = path;
@@ -289,7 +276,7 @@ SafetensorsFile SafetensorsFile::read(const std::string& path,
       for (auto m = it->begin(); m != it->end(); ++m) {
         if (!m->is_string())
           fail(path, "__metadata__ value " + quote_name(m.key()) + " must be a string, got " +
-                         printable(m->dump()));
+                         printable_bytes(m->dump()));
         file.metadata_[m.key()] = m->get<std::string>();
       }
       continue;
@@ -445,7 +432,7 @@ void SafetensorsWriter::write(const std::string& path) const {
   try {
     text = header.dump();
   } catch (const json::exception& e) {
-    throw Error(path + ": cannot encode the header (" + printable(e.what()) + ")");
+    throw Error(path + ": cannot encode the header (" + printable_bytes(e.what()) + ")");
   }
   text.append((8 - text.size() % 8) % 8, ' ');  // data section starts 8-byte aligned
 

@@ -14,6 +14,8 @@ packages=(
   gnuplot-nox                                      # `attnlab report` draws its SVG charts
   chromium                                         # the report's headless-browser test
   clang-format                                     # CI's format check (scripts/check_format.sh)
+  clang libclang-rt-14-dev libomp-dev              # fuzz harnesses (scripts/fuzz.sh): clang, its
+                                                   # libFuzzer + ASan/UBSan runtimes, its OpenMP
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -5,13 +5,17 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 
+#include "core/checked_math.h"
 #include "core/embedded_configs.h"
 #include "core/error.h"
+#include "core/json_fields.h"
 #include "core/presets.h"
+#include "core/size_limits.h"
 #include "variants/variant_spec.h"
 
 namespace attnlab {
@@ -19,6 +23,21 @@ namespace attnlab {
 using nlohmann::json;
 
 namespace {
+
+// Limits of the lists. With the layer limits of core/size_limits.h they keep every per-case
+// count inside int64: the KV cache of batch x (context + new tokens) tokens in elements and in
+// bytes (fp32, the widest cache dtype), and the activations of batch x seq tokens at the widest
+// projection side in fp64 bytes.
+constexpr int64_t kMaxBatch = 4096;
+constexpr int64_t kMaxContext = int64_t{1} << 24;
+constexpr int64_t kMaxSeq = int64_t{1} << 20;
+constexpr int64_t kMaxThreads = 1024;
+static_assert(kMaxBatch * (kMaxContext + kMaxSeq) <=
+              kInt64Max / kMaxCacheElementsPerTokenLayer / 4);
+static_assert(kMaxBatch * kMaxSeq <= kInt64Max / kMaxHeadWidth / 8);
+// Combinations the lists may name (before exclusions): more would take minutes to expand and
+// fingerprint before anything runs.
+constexpr int64_t kMaxCombinations = 100000;
 
 [[noreturn]] void fail(const std::string& origin, const std::string& message) {
   throw Error(origin + ": " + message);
@@ -31,13 +50,12 @@ std::vector<std::string> string_list(const json& j, const char* field, const std
     fail(origin, std::string(field) + " must be a non-empty array of strings");
   std::vector<std::string> out;
   for (size_t i = 0; i < v.size(); ++i) {
-    const std::string where = std::string(field) + "[" + std::to_string(i) + "]";
-    if (!v[i].is_string()) fail(origin, where + " must be a string, got " + v[i].dump());
-    const std::string s = v[i].get<std::string>();
+    const std::string where = element_path(field, i);
+    const std::string s = read_string(v[i], origin, where);
     if (!allowed.empty() && !allowed.count(s)) {
       std::string list;
       for (const std::string& a : allowed) list += (list.empty() ? "" : ", ") + a;
-      fail(origin, where + " '" + s + "' is not one of " + list);
+      fail(origin, where + " " + single_quoted(s) + " is not one of " + list);
     }
     out.push_back(s);
   }
@@ -50,15 +68,8 @@ std::vector<int64_t> int_list(const json& j, const char* field, const std::strin
   if (!v.is_array() || v.empty())
     fail(origin, std::string(field) + " must be a non-empty array of integers");
   std::vector<int64_t> out;
-  for (size_t i = 0; i < v.size(); ++i) {
-    const std::string where = std::string(field) + "[" + std::to_string(i) + "]";
-    if (!v[i].is_number_integer()) fail(origin, where + " must be an integer, got " + v[i].dump());
-    const int64_t x = v[i].get<int64_t>();
-    if (x < min || x > max)
-      fail(origin, where + " (" + std::to_string(x) + ") must be in [" + std::to_string(min) +
-                       ", " + std::to_string(max) + "]");
-    out.push_back(x);
-  }
+  for (size_t i = 0; i < v.size(); ++i)
+    out.push_back(read_int(v[i], origin, element_path(field, i), min, max));
   return out;
 }
 
@@ -72,7 +83,7 @@ std::vector<ModelEntry> parse_models(const json& j, const std::string& origin) {
   if (!v.is_array() || v.empty()) fail(origin, "models must be a non-empty array");
   std::vector<ModelEntry> models;
   for (size_t i = 0; i < v.size(); ++i) {
-    const std::string where = origin + ": models[" + std::to_string(i) + "]";
+    const std::string where = origin + ": " + element_path("models", i);
     if (v[i].is_string()) {
       try {
         const LayerConfig config = resolve_model(v[i].get<std::string>());
@@ -113,16 +124,46 @@ bool excluded_by_any(const json& rules, const SweepCase& c, const std::string& m
   return false;
 }
 
+// Exclusion fields have the types and bounds of the lists they filter.
 void check_exclusions(const json& j, const std::string& origin) {
-  static const std::set<std::string> keys = {"model", "impl",    "backend", "dtype",  "phase",
-                                             "batch", "context", "seq",     "threads"};
+  static const std::set<std::string> text_keys = {"model", "impl", "backend", "dtype", "phase"};
+  static const std::map<std::string, int64_t> min_of = {
+      {"batch", 1}, {"context", 0}, {"seq", 1}, {"threads", 1}};
+  static const std::map<std::string, int64_t> max_of = {
+      {"batch", kMaxBatch}, {"context", kMaxContext}, {"seq", kMaxSeq}, {"threads", kMaxThreads}};
   if (!j.is_array()) fail(origin, "exclude must be an array of objects");
   for (size_t i = 0; i < j.size(); ++i) {
-    if (!j[i].is_object() || j[i].empty())
-      fail(origin, "exclude[" + std::to_string(i) + "] must be a non-empty object");
-    for (auto it = j[i].begin(); it != j[i].end(); ++it)
-      if (!keys.count(it.key()))
-        fail(origin, "exclude[" + std::to_string(i) + "]: unknown field '" + it.key() + "'");
+    const std::string where = element_path("exclude", i);
+    if (!j[i].is_object() || j[i].empty()) fail(origin, where + " must be a non-empty object");
+    for (auto it = j[i].begin(); it != j[i].end(); ++it) {
+      if (text_keys.count(it.key())) {
+        read_string(*it, origin, member_path(where, it.key()));
+      } else if (min_of.count(it.key())) {
+        read_int(*it, origin, member_path(where, it.key()), min_of.at(it.key()),
+                 max_of.at(it.key()));
+      } else {
+        fail(origin, where + ": unknown field " + single_quoted(it.key()));
+      }
+    }
+  }
+}
+
+// The lists' product before exclusions: models x impls x backends x dtypes x batch x threads x
+// (per phase entry: contexts or seqs).
+void check_combinations(const std::string& origin, std::initializer_list<size_t> list_sizes,
+                        const std::vector<std::string>& phases, size_t contexts, size_t seqs) {
+  int64_t lengths = 0;
+  for (const std::string& phase : phases) lengths += int64_t(phase == "decode" ? contexts : seqs);
+  std::optional<int64_t> total = lengths;
+  for (size_t n : list_sizes)
+    if (total) total = checked_mul(*total, int64_t(n));
+  if (!total || *total > kMaxCombinations) {
+    // (Built with += rather than "literal" + temporary: GCC 12 warns falsely (-Wrestrict).)
+    std::string message = "the lists name ";
+    message += total ? std::to_string(*total) : std::string("over 2^63");
+    message += " combinations (models x impls x backends x dtypes x phases' lengths x batch x ";
+    message += "threads); at most " + std::to_string(kMaxCombinations);
+    fail(origin, message);
   }
 }
 
@@ -160,43 +201,32 @@ double modelled_case_memory_bytes(const SweepCase& c) {
 }
 
 SweepSpec parse_sweep(const std::string& json_text, const std::string& origin) {
-  json j;
-  try {
-    j = json::parse(json_text);
-  } catch (const json::parse_error& e) {
-    fail(origin, std::string("not valid JSON (") + e.what() + ")");
-  }
+  const json j = parse_json(json_text, origin);
   if (!j.is_object()) fail(origin, "a sweep config must be a JSON object");
   static const std::set<std::string> known = {
       "name",       "description", "models",  "impls",      "backends", "dtypes",
       "phases",     "batch",       "context", "seq",        "threads",  "repetitions",
       "min_time_s", "verify",      "exclude", "calibration"};
   for (auto it = j.begin(); it != j.end(); ++it)
-    if (!known.count(it.key())) fail(origin, "unknown field '" + it.key() + "'");
+    if (!known.count(it.key())) fail(origin, "unknown field " + single_quoted(it.key()));
   if (!j.contains("models")) fail(origin, "missing required field 'models'");
 
   SweepSpec spec;
-  spec.name = j.value("name", std::filesystem::path(origin).stem().string());
-  spec.description = j.value("description", "");
-  if (j.contains("repetitions")) {
-    if (!j["repetitions"].is_number_integer() || j["repetitions"] < 1 || j["repetitions"] > 100)
-      fail(origin, "repetitions must be an integer in [1, 100]");
-    spec.repetitions = j["repetitions"].get<int>();
-  }
-  if (j.contains("min_time_s")) {
-    if (!j["min_time_s"].is_number() || j["min_time_s"] < 0.001 || j["min_time_s"] > 60)
-      fail(origin, "min_time_s must be a number in [0.001, 60]");
-    spec.min_time_s = j["min_time_s"].get<double>();
-  }
-  if (j.contains("verify")) {
-    if (!j["verify"].is_boolean()) fail(origin, "verify must be true or false");
-    spec.verify = j["verify"].get<bool>();
-  }
+  spec.name = j.contains("name") ? read_string(j.at("name"), origin, "name")
+                                 : std::filesystem::path(origin).stem().string();
+  if (j.contains("description"))
+    spec.description = read_string(j.at("description"), origin, "description");
+  if (j.contains("repetitions"))
+    spec.repetitions =
+        static_cast<int>(read_int(j.at("repetitions"), origin, "repetitions", 1, 100));
+  if (j.contains("min_time_s"))
+    spec.min_time_s = read_number(j.at("min_time_s"), origin, "min_time_s", 0.001, 60);
+  if (j.contains("verify")) spec.verify = read_bool(j.at("verify"), origin, "verify");
 
   if (j.contains("calibration")) {
-    if (j["calibration"] != "full" && j["calibration"] != "quick")
+    spec.calibration = read_string(j.at("calibration"), origin, "calibration");
+    if (spec.calibration != "full" && spec.calibration != "quick")
       fail(origin, "calibration must be \"full\" or \"quick\"");
-    spec.calibration = j["calibration"].get<std::string>();
   }
   const std::vector<ModelEntry> models = parse_models(j, origin);
   const std::vector<std::string> impls =
@@ -218,9 +248,9 @@ SweepSpec parse_sweep(const std::string& json_text, const std::string& origin) {
       j.contains("phases") ? string_list(j, "phases", origin, {"decode", "prefill"})
                            : std::vector<std::string>{"decode", "prefill"};
   const std::vector<int64_t> batches =
-      j.contains("batch") ? int_list(j, "batch", origin, 1, 4096) : std::vector<int64_t>{1};
+      j.contains("batch") ? int_list(j, "batch", origin, 1, kMaxBatch) : std::vector<int64_t>{1};
   const std::vector<int64_t> threads = j.contains("threads")
-                                           ? int_list(j, "threads", origin, 1, 1024)
+                                           ? int_list(j, "threads", origin, 1, kMaxThreads)
                                            : std::vector<int64_t>{omp_get_num_procs()};
   const bool has_decode = std::count(phases.begin(), phases.end(), "decode") > 0;
   const bool has_prefill = std::count(phases.begin(), phases.end(), "prefill") > 0;
@@ -229,11 +259,15 @@ SweepSpec parse_sweep(const std::string& json_text, const std::string& origin) {
   if (has_prefill && !j.contains("seq"))
     fail(origin, "phases include prefill but 'seq' (tokens per sequence) is missing");
   const std::vector<int64_t> contexts =
-      has_decode ? int_list(j, "context", origin, 0, int64_t{1} << 24) : std::vector<int64_t>{};
+      has_decode ? int_list(j, "context", origin, 0, kMaxContext) : std::vector<int64_t>{};
   const std::vector<int64_t> seqs =
-      has_prefill ? int_list(j, "seq", origin, 1, int64_t{1} << 20) : std::vector<int64_t>{};
+      has_prefill ? int_list(j, "seq", origin, 1, kMaxSeq) : std::vector<int64_t>{};
   const json exclusions = j.value("exclude", json::array());
   check_exclusions(exclusions, origin);
+  check_combinations(
+      origin,
+      {models.size(), impls.size(), backends.size(), dtypes.size(), batches.size(), threads.size()},
+      phases, contexts.size(), seqs.size());
 
   std::string canonical = spec.calibration + ";" + std::to_string(spec.repetitions) + ";" +
                           std::to_string(spec.min_time_s) + ";" + (spec.verify ? "v" : "-");
@@ -271,7 +305,8 @@ SweepSpec parse_sweep(const std::string& json_text, const std::string& origin) {
                     continue;
                   }
                   c.index = static_cast<int64_t>(spec.cases.size());
-                  canonical += "|" + c.name() + "#" + layer_config_to_json(c.config).dump();
+                  canonical += "|";  // (+= rather than "|" + temporary: GCC 12's -Wrestrict)
+                  canonical += c.name() + "#" + layer_config_to_json(c.config).dump();
                   spec.cases.push_back(std::move(c));
                 }
   if (spec.cases.empty())
@@ -282,14 +317,15 @@ SweepSpec parse_sweep(const std::string& json_text, const std::string& origin) {
 }
 
 SweepSpec load_sweep(const std::string& path_or_name) {
-  if (!std::filesystem::exists(path_or_name)) {
+  std::error_code ec;  // a name the file system refuses (too long, ...) is no file either
+  if (!std::filesystem::exists(path_or_name, ec)) {
     if (const EmbeddedConfig* c = find_embedded_config("sweeps", path_or_name))
       return parse_sweep(c->json, "sweep '" + path_or_name + "'");
     std::string known;
     for (const std::string& n : embedded_config_names("sweeps"))
       known += (known.empty() ? "" : ", ") + n;
-    throw Error(path_or_name + ": no such sweep config file or built-in sweep (built-in: " + known +
-                ")");
+    throw Error(printable(path_or_name) +
+                ": no such sweep config file or built-in sweep (built-in: " + known + ")");
   }
   std::ifstream in(path_or_name);
   if (!in) throw Error(path_or_name + ": cannot open sweep config");

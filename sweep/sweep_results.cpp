@@ -8,8 +8,10 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <sstream>
 
 #include "core/error.h"
+#include "core/json_fields.h"
 #include "io/atomic_file.h"
 
 namespace attnlab {
@@ -33,14 +35,31 @@ const char* time_unit_name(benchmark::TimeUnit unit) {
   return "ns";
 }
 
+// Case indices and counts: a sweep has at most 100000 cases (sweep_config.cpp); the bound
+// leaves room and keeps every loop over indices short.
+constexpr int64_t kMaxCaseIndex = int64_t{1} << 31;
+
 ordered_json read_json_file(const std::string& path) {
   std::ifstream in(path);
   if (!in) throw Error(path + ": cannot open results file");
-  try {
-    return ordered_json::parse(in);
-  } catch (const json::parse_error& e) {
-    throw Error(path + ": not valid JSON (" + e.what() + ")");
-  }
+  std::stringstream text;
+  text << in.rdbuf();
+  return parse_ordered_json(text.str(), path);
+}
+
+// An optional string member of an object (`fallback` when absent).
+std::string optional_string(const ordered_json& object, const std::string& origin,
+                            const std::string& path, const std::string& key,
+                            const std::string& fallback) {
+  const ordered_json* v = find_member(object, origin, path, key);
+  return v ? read_string(*v, origin, member_path(path, key)) : fallback;
+}
+
+const ordered_json& required_member(const ordered_json& object, const std::string& origin,
+                                    const std::string& path, const std::string& key) {
+  const ordered_json* v = find_member(object, origin, path, key);
+  if (!v) throw Error(origin + ": missing field " + single_quoted(member_path(path, key)));
+  return *v;
 }
 
 }  // namespace
@@ -50,14 +69,23 @@ ordered_json CaseRecord::to_json() const {
           {"message", message}, {"runs", runs}, {"info", info}};
 }
 
-CaseRecord CaseRecord::from_json(const ordered_json& j) {
+CaseRecord CaseRecord::from_json(const ordered_json& j, const std::string& origin,
+                                 const std::string& path) {
   CaseRecord r;
-  r.index = j.at("index").get<int64_t>();
-  r.name = j.at("name").get<std::string>();
-  r.status = j.at("status").get<std::string>();
-  r.message = j.value("message", "");
-  r.runs = j.at("runs");
-  r.info = j.at("info");
+  r.index = read_int(required_member(j, origin, path, "index"), origin, member_path(path, "index"),
+                     0, kMaxCaseIndex);
+  r.name = read_string(required_member(j, origin, path, "name"), origin, member_path(path, "name"));
+  r.status =
+      read_string(required_member(j, origin, path, "status"), origin, member_path(path, "status"));
+  r.message = optional_string(j, origin, path, "message", "");
+  r.runs = required_member(j, origin, path, "runs");
+  if (!r.runs.is_array())
+    fail_field(origin, member_path(path, "runs"),
+               "must be an array of benchmark runs, got " + describe_value(r.runs));
+  r.info = required_member(j, origin, path, "info");
+  if (!r.info.is_object())
+    fail_field(origin, member_path(path, "info"),
+               "must be an object, got " + describe_value(r.info));
   return r;
 }
 
@@ -134,23 +162,22 @@ SweepJournal::SweepJournal(std::string out_path, const ordered_json& header, boo
     std::ifstream in(path);
     std::string line;
     if (!std::getline(in, line)) throw Error(path + ": empty journal");
-    json stored;
-    try {
-      stored = json::parse(line);
-    } catch (const json::parse_error&) {
-      throw Error(path + ": the journal header is not valid JSON");
-    }
-    if (stored.value("fingerprint", "") != header_.value("fingerprint", "") ||
-        stored.value("shard", "") != header_.value("shard", ""))
+    const ordered_json stored =
+        parse_ordered_json(line, path, {"the journal header is not valid JSON", false});
+    if (!stored.is_object()) throw Error(path + ": the journal header is not a JSON object");
+    const std::string fingerprint = optional_string(stored, path, "", "fingerprint", "");
+    const std::string shard = optional_string(stored, path, "", "shard", "");
+    if (fingerprint != header_.value("fingerprint", "") || shard != header_.value("shard", ""))
       throw Error(path + ": the unfinished run belongs to another sweep or shard (fingerprint " +
-                  stored.value("fingerprint", "?") + ", shard " + stored.value("shard", "?") +
+                  printable(fingerprint) + ", shard " + printable(shard) +
                   "); remove it or use another --out");
-    while (std::getline(in, line)) {
+    for (int64_t number = 2; std::getline(in, line); ++number) {
       if (line.empty()) continue;
       try {
-        const CaseRecord r = CaseRecord::from_json(ordered_json::parse(line));
+        const std::string where = "line " + std::to_string(number);
+        const CaseRecord r = CaseRecord::from_json(parse_ordered_json(line, path), path, where);
         finished_[r.index] = r;
-      } catch (const std::exception&) {
+      } catch (const Error&) {
         break;  // a line cut short by a crash: that case simply runs again
       }
     }
@@ -200,27 +227,39 @@ void merge_results(const std::vector<std::string>& inputs, const std::string& ou
   std::map<int64_t, std::pair<std::string, ordered_json>> cases;  // index -> (file, record)
   std::set<std::string> shards;
   int64_t total = -1;
+  std::string first_sweep, first_fingerprint;
   for (const std::string& path : inputs) {
     const ordered_json j = read_json_file(path);
-    if (!j.contains("attnlab") || !j["attnlab"].contains("fingerprint"))
+    if (!j.is_object() || !j.contains("attnlab") || !j["attnlab"].is_object() ||
+        !j["attnlab"].contains("fingerprint"))
       throw Error(path + ": not an attnlab sweep results file");
+    if (j.contains("context") && !j["context"].is_object())
+      fail_field(path, "context", "must be an object, got " + describe_value(j["context"]));
     const ordered_json& a = j["attnlab"];
+    const std::string fingerprint = read_string(a["fingerprint"], path, "attnlab.fingerprint");
+    const std::string sweep = optional_string(a, path, "attnlab", "sweep", "?");
     if (first.is_null()) {
       first = j;
-      total = a.value("total_cases", int64_t{-1});
-    } else if (a["fingerprint"] != first["attnlab"]["fingerprint"]) {
-      throw Error(path + ": belongs to sweep '" + a.value("sweep", "?") + "' (fingerprint " +
-                  a["fingerprint"].get<std::string>() + "), not to '" +
-                  first["attnlab"].value("sweep", "?") + "' (fingerprint " +
-                  first["attnlab"]["fingerprint"].get<std::string>() + ")");
+      first_sweep = sweep;
+      first_fingerprint = fingerprint;
+      if (const ordered_json* t = find_member(a, path, "attnlab", "total_cases"))
+        total = read_int(*t, path, "attnlab.total_cases", 0, kMaxCaseIndex);
+    } else if (fingerprint != first_fingerprint) {
+      throw Error(path + ": belongs to sweep " + single_quoted(sweep) + " (fingerprint " +
+                  printable(fingerprint) + "), not to " + single_quoted(first_sweep) +
+                  " (fingerprint " + printable(first_fingerprint) + ")");
     }
-    shards.insert(a.value("shard", "?"));
-    for (const ordered_json& r : a.at("cases")) {
-      const int64_t index = r.at("index").get<int64_t>();
-      if (cases.count(index))
-        throw Error(path + ": case " + std::to_string(index) + " (" + r.value("name", "?") +
-                    ") is also in " + cases[index].first);
-      cases[index] = {path, r};
+    shards.insert(optional_string(a, path, "attnlab", "shard", "?"));
+    const ordered_json& records = required_member(a, path, "attnlab", "cases");
+    if (!records.is_array())
+      fail_field(path, "attnlab.cases", "must be an array, got " + describe_value(records));
+    for (size_t i = 0; i < records.size(); ++i) {
+      const CaseRecord r =
+          CaseRecord::from_json(records[i], path, element_path("attnlab.cases", i));
+      if (cases.count(r.index))
+        throw Error(path + ": case " + std::to_string(r.index) + " (" + printable(r.name) +
+                    ") is also in " + cases[r.index].first);
+      cases[r.index] = {path, records[i]};
     }
   }
   if (total >= 0 && static_cast<int64_t>(cases.size()) != total) {

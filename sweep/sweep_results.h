@@ -25,7 +25,9 @@ struct CaseRecord {
   nlohmann::ordered_json info = nlohmann::ordered_json::object();  // attnlab's per-case fields
 
   nlohmann::ordered_json to_json() const;
-  static CaseRecord from_json(const nlohmann::ordered_json& j);
+  // Checks every field; throws attnlab::Error("<origin>: <path>.<field> ...") on a bad one.
+  static CaseRecord from_json(const nlohmann::ordered_json& j, const std::string& origin,
+                              const std::string& path);
 };
 
 // Google Benchmark's JSON form of one run (the fields its JSONReporter writes).

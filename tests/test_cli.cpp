@@ -87,6 +87,38 @@ TEST_CASE("bad flags and values exit 2 with one line") {
   }
 }
 
+TEST_CASE("kv: a layer config whose number overflows a double is one line naming file and field") {
+  test::TempDir dir;
+  const std::string bad = dir.file("bad.json");
+  std::ofstream(bad) << R"({"attention": "mha", "hidden_size": 64, "n_heads": 4,
+      "rope": {"layout": "half_split", "theta": 1e3084}})";
+  const CliResult r = attnlab_cli("kv --model " + bad);
+  CHECK(r.exit_code == 2);
+  CHECK(count_lines(r.err) == 1);
+  CHECK(r.err == "attnlab: " + bad + ": rope.theta (1e3084) overflows a double\n");
+  CHECK(r.out.empty());
+}
+
+TEST_CASE("sweep, verify and merge inputs with bad numbers exit 2 with one line") {
+  test::TempDir dir;
+  const std::string sweep = dir.file("s.json"), verify = dir.file("v.json"),
+                    shard = dir.file("m.json");
+  std::ofstream(sweep) << R"({"models": ["tiny-gqa"], "phases": ["decode"], "context": [1e400]})";
+  std::ofstream(verify) << R"({"cases": [{"model": "tiny-gqa", "seed": -1}]})";
+  std::ofstream(shard) << R"({"attnlab": {"fingerprint": "f", "cases": [{"index": "0"}]}})";
+  for (const auto& [args, message] : std::vector<std::pair<std::string, std::string>>{
+           {"sweep " + sweep + " --dry-run", sweep + ": context[0] (1e400) overflows a double"},
+           {"verify " + verify, verify + ": cases[0].seed (-1) must be in [0, "},
+           {"merge " + shard + " --out " + dir.file("o.json"),
+            shard + ": attnlab.cases[0].index must be an integer, got \"0\""}}) {
+    INFO(args);
+    const CliResult r = attnlab_cli(args);
+    CHECK(r.exit_code == 2);
+    CHECK(count_lines(r.err) == 1);
+    CHECK_THAT(r.err, Catch::StartsWith("attnlab: " + message));
+  }
+}
+
 TEST_CASE("run: --backend and --dtype errors name the flag and list what the registry has") {
   const CliResult backend = attnlab_cli("run --model tiny-mha --input x --out y --backend gpu9");
   CHECK(backend.exit_code == 2);

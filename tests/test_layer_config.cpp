@@ -138,6 +138,55 @@ TEST_CASE("bad configs name the field and the rule") {
   CHECK_THAT(error_of(json::array()), Catch::Contains("must be a JSON object"));
 }
 
+TEST_CASE("sizes whose products would overflow downstream counts are rejected") {
+  // n_heads x 2 x head_dim bounds q_proj's rows and a token's cache per layer.
+  json j = gqa();
+  j["n_heads"] = 4096;
+  j["n_kv_heads"] = 4096;
+  j["head_dim"] = 4096;
+  CHECK(error_of(j) == "cfg.json: n_heads x 2 x head_dim (33554432) must be at most 16777216");
+  j["head_dim"] = 2048;  // exactly at the limit
+  CHECK(error_of(j) == "no error");
+
+  json mla = json::parse(R"({"attention": "mla", "hidden_size": 64, "n_heads": 2,
+      "kv_lora_rank": 16777216, "qk_nope_head_dim": 8, "qk_rope_head_dim": 2, "v_head_dim": 8})");
+  CHECK(error_of(mla) ==
+        "cfg.json: kv_lora_rank + qk_rope_head_dim (16777218) must be at most "
+        "16777216");
+  mla["kv_lora_rank"] = 16;
+  mla["n_heads"] = 1 << 20;
+  CHECK(error_of(mla) ==
+        "cfg.json: n_heads x (qk_nope_head_dim + qk_rope_head_dim + v_head_dim) "
+        "(18874368) must be at most 16777216");
+
+  // Every count derived from the largest accepted layer fits in int64.
+  j = gqa();
+  j.erase("rope");
+  j["hidden_size"] = int64_t{1} << 24;
+  j["n_heads"] = 1;
+  j["n_kv_heads"] = 1;
+  j["head_dim"] = int64_t{1} << 23;
+  j["n_layers"] = int64_t{1} << 24;
+  const LayerConfig big = parse_layer_config(j, "big.json");
+  const KvFigures f = kv_figures(big, ImplForm::standard, 1 << 30, 1 << 20, 4.0);
+  CHECK(f.elements_per_token == int64_t{1} << 48);
+  int64_t weights = 0;
+  for (const WeightSpec& spec : weight_specs(big)) weights += shape_numel(spec.shape);
+  CHECK(weights == int64_t{1} << 49);
+}
+
+TEST_CASE("kv figures of a hand-built (unvalidated) config that overflow are an error") {
+  LayerConfig c = load_preset("tiny-gqa");
+  c.n_layers = int64_t{1} << 62;
+  CHECK_THROWS_WITH(kv_figures(c, ImplForm::standard, 1, 1, 2.0),
+                    Catch::Contains("does not fit in 64 bits"));
+  c = load_preset("tiny-gqa");
+  c.n_kv_heads = int64_t{1} << 40;
+  c.head_dim = int64_t{1} << 30;
+  CHECK_THROWS_WITH(kv_elements_per_token_layer(c, ImplForm::standard),
+                    Catch::Contains("does not fit in 64 bits"));
+}
+
 TEST_CASE("unknown presets and missing files are reported by name") {
   CHECK_THROWS_WITH(load_preset("llama-9"), Catch::Contains("unknown preset 'llama-9'"));
   CHECK_THROWS_WITH(resolve_model("no/such/file.json"),

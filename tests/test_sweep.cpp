@@ -88,7 +88,7 @@ TEST_CASE("bad sweep configs fail before any timing, naming the field") {
              Catch::Contains("exclude[0]: unknown field 'colour'"));
   CHECK_THAT(sweep_error("{" + ok + R"(, "impls": ["absorb"]})"), Catch::Contains("leave no case"));
   CHECK_THAT(sweep_error("{" + ok + R"(, "repetitions": 0})"),
-             Catch::Contains("repetitions must be an integer in [1, 100]"));
+             Catch::Contains("repetitions (0) must be in [1, 100]"));
 }
 
 TEST_CASE("the case list is the product of the lists minus exclusions and unsupported forms") {

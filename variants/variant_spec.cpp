@@ -3,6 +3,7 @@
 
 #include <cmath>
 
+#include "core/checked_math.h"
 #include "core/error.h"
 
 namespace attnlab {
@@ -104,10 +105,27 @@ std::vector<CachePart> cache_layout(const LayerConfig& c, ImplForm form) {
   return {};
 }
 
+namespace {
+
+[[noreturn]] void fail_cache_overflow(const LayerConfig& config) {
+  throw Error("layer '" + config.name +
+              "': its KV cache per token does not fit in 64 bits (an unvalidated config?)");
+}
+
+}  // namespace
+
 int64_t kv_elements_per_token_layer(const LayerConfig& config, ImplForm form) {
-  int64_t total = 0;
-  for (const CachePart& part : cache_layout(config, form)) total += part.elements();
-  return total;
+  // Checked: validate_layer_config bounds this (core/size_limits.h), but a config built by
+  // hand may not have been validated.
+  std::optional<int64_t> total = 0;
+  for (const CachePart& part : cache_layout(config, form)) {
+    std::optional<int64_t> elements = 1;
+    for (int64_t d : part.per_token_shape)
+      if (elements) elements = checked_mul(*elements, d);
+    if (total && elements) total = checked_add(*total, *elements);
+    if (!total || !elements) fail_cache_overflow(config);
+  }
+  return *total;
 }
 
 int64_t mha_baseline_elements_per_token_layer(const LayerConfig& c) {
@@ -119,7 +137,9 @@ KvFigures kv_figures(const LayerConfig& config, ImplForm form, int64_t context, 
                      double bytes_per_element) {
   KvFigures f;
   f.elements_per_token_layer = kv_elements_per_token_layer(config, form);
-  f.elements_per_token = f.elements_per_token_layer * config.n_layers;
+  const std::optional<int64_t> per_token = checked_mul(f.elements_per_token_layer, config.n_layers);
+  if (!per_token) fail_cache_overflow(config);
+  f.elements_per_token = *per_token;
   f.bytes_per_token_layer = static_cast<double>(f.elements_per_token_layer) * bytes_per_element;
   f.bytes_per_token = static_cast<double>(f.elements_per_token) * bytes_per_element;
   f.bytes_at_context =

@@ -9,6 +9,7 @@
 
 #include "core/embedded_configs.h"
 #include "core/error.h"
+#include "core/json_fields.h"
 #include "core/presets.h"
 #include "core/weights.h"
 
@@ -36,17 +37,12 @@ Tensor<int64_t> VerifyCase::positions() const {
 
 std::vector<VerifyCase> parse_verify_cases(const std::string& json_text,
                                            const std::string& origin) {
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(json_text);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw Error(origin + ": not valid JSON (" + e.what() + ")");
-  }
+  const nlohmann::json j = parse_json(json_text, origin);
   if (!j.is_object() || !j.contains("cases") || !j["cases"].is_array() || j["cases"].empty())
     throw Error(origin + ": expected {\"cases\": [ ... ]} with at least one case");
   for (auto it = j.begin(); it != j.end(); ++it)
     if (it.key() != "cases" && it.key() != "description")
-      throw Error(origin + ": unknown field '" + it.key() + "'");
+      throw Error(origin + ": unknown field " + single_quoted(it.key()));
   std::vector<VerifyCase> cases;
   for (size_t i = 0; i < j["cases"].size(); ++i) {
     const nlohmann::json& c = j["cases"][i];
@@ -55,20 +51,19 @@ std::vector<VerifyCase> parse_verify_cases(const std::string& json_text,
     VerifyCase v;
     for (auto it = c.begin(); it != c.end(); ++it) {
       const std::string& key = it.key();
+      const std::string field = member_path(element_path("cases", i), key);
       if (key == "model" && it->is_string()) {
         v.model = it->get<std::string>();
-      } else if ((key == "batch" || key == "seq") && it->is_number_integer()) {
-        const int64_t value = it->get<int64_t>();
-        if (value < 1 || value > 4096)
-          throw Error(where + "." + key + " (" + std::to_string(value) + ") must be in [1, 4096]");
-        (key == "batch" ? v.batch : v.seq) = value;
-      } else if (key == "seed" && it->is_number_unsigned()) {
-        v.seed = it->get<uint64_t>();
+      } else if (key == "batch" || key == "seq") {
+        (key == "batch" ? v.batch : v.seq) = read_int(*it, origin, field, 1, 4096);
+      } else if (key == "seed") {
+        v.seed = read_uint(*it, origin, field);
       } else if (key == "positions" && it->is_string() &&
                  (*it == "sequential" || *it == "random")) {
         v.random_positions = *it == "random";
       } else {
-        throw Error(where + ": field '" + key + "' is unknown or has a bad value " + it->dump());
+        throw Error(where + ": field " + single_quoted(key) + " is unknown or has a bad value " +
+                    describe_value(*it));
       }
     }
     if (v.model.empty()) throw Error(where + ": missing field 'model'");

@@ -54,7 +54,7 @@ int run_verify(const VerifyOptions& o) {
   const std::vector<CaseResult> results = run_conformance(cases, impls);
 
   TextTable table({"case", "check", "variant", "impl", "backend", "dtype", "max abs", "max rel",
-                   "NMSE", "bound", "lse err", "result"});
+                   "NMSE", "bound", "lse err", "bias", "result"});
   int passed = 0, failed = 0, skipped = 0;
   for (const CaseResult& r : results) {
     (r.status == CaseStatus::pass ? passed : r.status == CaseStatus::fail ? failed : skipped)++;
@@ -65,7 +65,7 @@ int run_verify(const VerifyOptions& o) {
     table.add_row({r.case_name, r.check, r.variant, r.form, r.backend, r.dtype,
                    cell(ran, "%.2e", r.max_abs_error), cell(ran, "%.2e", r.max_rel_error),
                    cell(ran, "%.2e", r.nmse), cell(ran, "%.0e", r.nmse_bound),
-                   cell(ran, "%.1e", r.lse_max_abs_error), result});
+                   cell(ran, "%.1e", r.lse_max_abs_error), cell(ran, "%+.1e", r.bias), result});
   }
   table.print(std::cout);
   std::cout << "\nverify: " << passed << " passed, " << failed << " failed, " << skipped

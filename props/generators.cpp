@@ -147,7 +147,9 @@ rc::Gen<LayerConfig> gen_any_config(const ConfigOptions& options) {
 
 void showValue(const Case& c, std::ostream& os) {
   os << "batch " << c.batch << ", context " << c.context << ", seq " << c.seq << ", weight_seed "
-     << c.weight_seed << ", input_seed " << c.input_seed << ", positions [";
+     << c.weight_seed << ", input_seed " << c.input_seed;
+  if (c.input_scale != 1) os << ", input_scale " << c.input_scale;
+  os << ", positions [";
   for (int64_t b = 0; b < c.batch; ++b) {
     os << (b ? "], [" : "[");
     for (int64_t t = 0; t < c.tokens(); ++t)
@@ -160,11 +162,11 @@ rc::Gen<Case> gen_case(const CaseOptions& options) {
   return gen::exec([options] {
     Case c;
     c.batch = *gen::inRange<int64_t>(1, options.max_batch + 1);
-    c.context = *gen::inRange<int64_t>(0, options.max_context + 1);
+    c.context = *gen::inRange<int64_t>(options.min_context, options.max_context + 1);
     c.seq = *gen::inRange<int64_t>(std::max<int64_t>(1, options.min_tokens - c.context),
                                    options.max_seq + 1);
     for (int64_t b = 0; b < c.batch; ++b) {
-      int64_t p = *gen::inRange<int64_t>(0, options.max_offset + 1);
+      int64_t p = *gen::inRange<int64_t>(options.min_offset, options.max_offset + 1);
       const auto gaps =
           *gen::container<std::vector<int64_t>>(c.tokens(), gen::inRange<int64_t>(1, 20));
       for (int64_t t = 0; t < c.tokens(); ++t) {
@@ -174,6 +176,7 @@ rc::Gen<Case> gen_case(const CaseOptions& options) {
     }
     c.weight_seed = *gen::inRange<uint64_t>(0, uint64_t{1} << 40);
     c.input_seed = *gen::inRange<uint64_t>(0, uint64_t{1} << 40);
+    c.input_scale = *gen::elementOf(options.input_scales);
     return c;
   });
 }
@@ -198,7 +201,9 @@ Layer make_layer(const LayerConfig& config, const Case& c) {
 }
 
 Tensor<double> case_inputs(const Case& c, const LayerConfig& config) {
-  return random_activations(c.batch, c.tokens(), config.hidden_size, c.input_seed);
+  Tensor<double> x = random_activations(c.batch, c.tokens(), config.hidden_size, c.input_seed);
+  for (double& v : x.data) v *= c.input_scale;
+  return x;
 }
 
 Tensor<int64_t> case_positions(const Case& c) {

@@ -77,6 +77,7 @@ struct Case {
   std::vector<int64_t> positions;  // [batch, context + seq], increasing within each sequence
   uint64_t weight_seed = 0;
   uint64_t input_seed = 0;
+  double input_scale = 1;  // activations N(0, 1) times this (CaseOptions::input_scales)
 
   int64_t tokens() const { return context + seq; }
 };
@@ -85,9 +86,14 @@ void showValue(const Case& c, std::ostream& os);
 struct CaseOptions {
   int64_t min_tokens = 1;  // context + seq >= this
   int64_t max_batch = 3;
+  int64_t min_context = 0;
   int64_t max_context = 9;
   int64_t max_seq = 12;
-  int64_t max_offset = 10000;  // first position of a sequence in [0, max_offset]
+  int64_t min_offset = 0;      // first position of a sequence in [min_offset, max_offset]
+  int64_t max_offset = 10000;  // (near 2^20: RoPE angles of ~1e6 rad)
+  // Input scales drawn from (shrinking toward the first): large ones give logits that overflow
+  // exp() without the softmax's max shift, small ones latents where RMSNorm's eps dominates.
+  std::vector<double> input_scales{1.0};
 };
 rc::Gen<Case> gen_case(const CaseOptions& options = {});
 

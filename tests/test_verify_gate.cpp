@@ -1,6 +1,9 @@
 // The verify gate bites: every deliberate bug of cpu::Fault, injected into a copy of the CPU
 // implementation through the registry, makes `attnlab verify` report FAIL on the checks that
-// should see it (naming the case), while the real implementations pass everything.
+// should see it (naming the case), while the real implementations pass everything. Also: the
+// bias statistic of judge() sees a bf16 store that rounds toward zero (which every other bound
+// lets through) and passes one that rounds to nearest, and the adversarial fields of verify
+// cases (activation_scale, position_offset, near_ties, dtypes) do what they say.
 #include <sys/wait.h>
 
 #include <catch2/catch.hpp>
@@ -9,11 +12,15 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "core/dtype.h"
+#include "core/error.h"
+#include "reference/reference_attention.h"
 #include "tests/test_support.h"
 #include "verify/conformance.h"
 #include "verify/verify_report.h"
 
 using namespace attnlab;
+using Catch::Detail::Approx;
 
 namespace {
 
@@ -24,13 +31,14 @@ std::vector<Implementation> faulty_cpu(const std::string& fault) {
   return impls;
 }
 
-// status of (model, check, form) rows, e.g. {"tiny-gqa", "prefill", "standard"} -> FAIL.
+// status of (model, check, form) rows, e.g. {"tiny-gqa", "prefill", "standard"} -> FAIL, from
+// the first case of each model (ci's adversarial cases come after one plain case per preset).
 using Key = std::tuple<std::string, std::string, std::string>;
 std::map<Key, CaseResult> by_key(const std::vector<CaseResult>& results) {
   std::map<Key, CaseResult> map;
   for (const CaseResult& r : results) {
     const std::string model = r.case_name.substr(0, r.case_name.find(' '));
-    map[{model, r.check, r.form}] = r;
+    map.emplace(Key{model, r.check, r.form}, r);  // a model's first case: the plain one
   }
   return map;
 }
@@ -199,4 +207,185 @@ TEST_CASE("bad verify configs are rejected before anything runs, naming the fiel
   CHECK_THAT(out, Catch::Contains("unknown preset 'tiny-gqq'"));
   CHECK(run_cli("verify no-such-config", out) == 2);
   CHECK_THAT(out, Catch::Contains("no such verify config"));
+}
+
+namespace {
+
+// The fp64 reference decoding token by token, every cached element rounded to bf16 after each
+// step, as a 16-bit cache stores it: to nearest even (core/dtype.h, what the backends do), or
+// toward zero (the upper 16 bits of the fp32 value: a plausible bug).
+RunOutput reference_with_bf16_cache(const CaseData& c, bool toward_zero) {
+  const ImplForm form = defining_form(c.config);
+  reference::Cache cache;
+  RunOutput run{Tensor<double>(c.truth.out.shape), Tensor<double>(c.truth.lse.shape), 0};
+  for (int64_t s = 0; s < c.spec.seq; ++s) {
+    const reference::Result step = reference::forward(
+        c.config, c.weights, form, token_slice(c.x, s, 1), token_slice(c.positions, s, 1), cache);
+    put_tokens(step.out.data.data(), run.out, s, 1);
+    put_tokens(step.lse.data.data(), run.lse, s, 1);
+    run.cache_bytes = 0;
+    for (Tensor<double>& part : cache.parts) {
+      run.cache_bytes += part.numel() * 2;  // as if stored in 16 bits
+      for (double& v : part.data)
+        v = toward_zero
+                ? bf16_to_float(static_cast<uint16_t>(float_bits(static_cast<float>(v)) >> 16))
+                : bf16_to_float(double_to_bf16(v));
+    }
+  }
+  return run;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "the bias statistic fails a bf16 cache rounded toward zero, passes one rounded to nearest",
+    "[verify][bias]") {
+  const Tolerance& bf16 = tolerance_for(DType::bf16);
+  // Cases with enough independent rounding errors (>= bias_min_samples cached elements and
+  // outputs) for the bias to be judged.
+  const std::vector<VerifyCase> cases = parse_verify_cases(R"({"cases": [
+      {"model": "tiny-gqa", "batch": 4, "seq": 31, "seed": 4},
+      {"model": "tiny-mha", "batch": 2, "seq": 40, "seed": 5, "positions": "random"},
+      {"model": "tiny-mqa", "batch": 1, "seq": 200, "seed": 6},
+      {"model": "tiny-mla", "batch": 1, "seq": 33, "seed": 8},
+      {"model": "tiny-mla-lite", "batch": 3, "seq": 40, "seed": 9}]})",
+                                                           "bias cases");
+  for (const VerifyCase& spec : cases) {
+    const CaseData c = prepare_case(spec);
+    INFO(spec.name());
+    CaseResult nearest, toward_zero;
+    judge(reference_with_bf16_cache(c, false), c.truth, bf16, nearest);
+    judge(reference_with_bf16_cache(c, true), c.truth, bf16, toward_zero);
+    INFO("nearest: bias " << nearest.bias << " NMSE " << nearest.nmse << "; toward zero: bias "
+                          << toward_zero.bias << " NMSE " << toward_zero.nmse << "; bound +-"
+                          << toward_zero.bias_bound << ": " << toward_zero.detail);
+    CHECK(nearest.status == CaseStatus::pass);
+    // Every other bound lets the truncation through: it shrinks the outputs, it does not scatter
+    // them.
+    CHECK(toward_zero.nmse <= bf16.nmse_bound);
+    CHECK(toward_zero.status == CaseStatus::fail);
+    CHECK_THAT(toward_zero.detail, Catch::StartsWith("biased"));
+    CHECK(toward_zero.bias < 0);
+  }
+}
+
+TEST_CASE("judge's bias is the signed error along the reference, bounded by floor or coeff/sqrt(n)",
+          "[verify][bias]") {
+  RunOutput ref{Tensor<double>({1, 100, 4}), Tensor<double>({1, 100, 1}), 0};
+  for (int64_t i = 0; i < ref.out.numel(); ++i) ref.out.data[i] = std::sin(0.37 * i + 1);
+  RunOutput shrunk = ref;
+  for (double& v : shrunk.out.data) v *= 1 - 1e-3;
+  const Tolerance& bf16 = tolerance_for(DType::bf16);
+  CaseResult r;
+  judge(shrunk, ref, bf16, r);
+  CHECK(r.bias == Approx(-1e-3).epsilon(1e-9));
+  CHECK(std::isinf(r.bias_bound));  // 400 outputs: too few independent errors to judge
+  CHECK(r.status == CaseStatus::pass);
+  // 40000 outputs (no cache size given): judged, against the floor.
+  RunOutput big_ref{Tensor<double>({1, 10000, 4}), Tensor<double>({1, 10000, 1}), 0};
+  for (int64_t i = 0; i < big_ref.out.numel(); ++i) big_ref.out.data[i] = std::sin(0.37 * i + 1);
+  RunOutput big = big_ref;
+  for (double& v : big.out.data) v *= 1 - 2 * bf16.bias_floor;
+  judge(big, big_ref, bf16, r);
+  CHECK(r.bias == Approx(-2 * bf16.bias_floor).epsilon(1e-9));
+  CHECK(r.bias_bound == Approx(std::max(bf16.bias_floor, bf16.bias_coeff / 200)).epsilon(1e-12));
+  CHECK(r.status == CaseStatus::fail);
+  CHECK_THAT(r.detail, Catch::StartsWith("biased"));
+  // Within the floor it passes.
+  big = big_ref;
+  for (double& v : big.out.data) v *= 1 - 0.5 * bf16.bias_floor;
+  judge(big, big_ref, bf16, r);
+  CHECK(r.status == CaseStatus::pass);
+  // An error orthogonal to the reference of the same size has no bias.
+  RunOutput rotated = ref;
+  for (int64_t i = 0; i + 1 < ref.out.numel(); i += 2) {
+    rotated.out.data[i] += 1e-3 * ref.out.data[i + 1];
+    rotated.out.data[i + 1] -= 1e-3 * ref.out.data[i];
+  }
+  CaseResult o;
+  judge(rotated, ref, bf16, o);  // (n = 400: not judged, the value is still reported)
+  CHECK(std::abs(o.bias) < 1e-12);
+  CHECK(o.status == CaseStatus::pass);
+}
+
+TEST_CASE("the LSE bound grows with |lse|: lse_atol + lse_rtol |lse|", "[verify]") {
+  const Tolerance& fp32 = tolerance_for(DType::fp32);
+  RunOutput ref{Tensor<double>({1, 1, 4}, std::vector<double>{1, 2, 3, 4}),
+                Tensor<double>({1, 1, 2}, std::vector<double>{1000, 1}), 0};
+  RunOutput off = ref;
+  off.lse.data[0] += 0.9 * (fp32.lse_atol + 1000 * fp32.lse_rtol);  // inside at |lse| 1000
+  CaseResult r;
+  judge(off, ref, fp32, r);
+  CHECK(r.status == CaseStatus::pass);
+  off.lse.data[1] += 1.1 * (fp32.lse_atol + fp32.lse_rtol);  // outside at |lse| 1
+  judge(off, ref, fp32, r);
+  CHECK(r.status == CaseStatus::fail);
+  CHECK_THAT(r.detail, Catch::StartsWith("log-sum-exp off by"));
+}
+
+TEST_CASE("the adversarial fields of a verify case shape its inputs and its rows",
+          "[verify][config]") {
+  const std::vector<VerifyCase> cases = parse_verify_cases(R"({"cases": [
+      {"model": "tiny-mqa", "batch": 2, "seq": 5, "seed": 3},
+      {"model": "tiny-mqa", "batch": 2, "seq": 5, "seed": 3, "activation_scale": 1e-2,
+       "position_offset": 1048570, "near_ties": true, "dtypes": ["fp32"]}]})",
+                                                           "test");
+  REQUIRE(cases.size() == 2);
+  const VerifyCase& plain = cases[0];
+  const VerifyCase& odd = cases[1];
+  CHECK(odd.name() == "tiny-mqa b2 s5 seed3 x1e-02 pos+1048570 ties [fp32]");
+  const Tensor<double> x = plain.activations(20), y = odd.activations(20);
+  // Token 0 of each sequence: the plain one times the scale; later tokens within 1e-3 relative
+  // noise of token 0.
+  for (int64_t b = 0; b < 2; ++b)
+    for (int64_t i = 0; i < 20; ++i) {
+      const double first = x.data[b * 5 * 20 + i] * 1e-2;
+      CHECK(y.data[b * 5 * 20 + i] == Approx(first).epsilon(1e-15));
+      for (int64_t s = 1; s < 5; ++s)
+        CHECK(std::abs(y.data[(b * 5 + s) * 20 + i] - first) <= 1e-2 * 5e-3);
+    }
+  const Tensor<int64_t> p = odd.positions();
+  CHECK(p.data[0] == 1048570);
+  CHECK(p.data[9] == 1048574);
+  CHECK(odd.dtype_excluded(DType::fp32).empty());
+  CHECK(odd.dtype_excluded(DType::bf16) == "case runs fp32 only");
+  // The excluded dtypes are SKIP rows with that reason, never PASS.
+  std::vector<Implementation> impls;
+  for (const Implementation& impl : implementations())
+    if (impl.backend == "cpu" && impl.form == ImplForm::standard) impls.push_back(impl);
+  int skipped = 0, passed = 0;
+  for (const CaseResult& r : run_conformance({odd}, impls)) {
+    INFO(r.impl << " " << r.check << ": " << r.detail);
+    if (r.dtype == "fp32") {
+      CHECK(r.status != CaseStatus::fail);
+      passed += r.status == CaseStatus::pass;
+    } else {
+      CHECK(r.status == CaseStatus::skip);
+      CHECK(r.detail == "case runs fp32 only");
+      ++skipped;
+    }
+  }
+  CHECK(passed >= 4);
+  CHECK(skipped >= 8);
+}
+
+TEST_CASE("bad adversarial fields are rejected, naming the field", "[verify][config]") {
+  auto error_of = [](const std::string& field) {
+    try {
+      parse_verify_cases(R"({"cases": [{"model": "tiny-gqa", )" + field + "}]}", "c.json");
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  CHECK_THAT(error_of(R"("activation_scale": 0)"),
+             Catch::Contains("c.json: cases[0].activation_scale (0) must be in [1e-6, 1e6]"));
+  CHECK_THAT(error_of(R"("activation_scale": 1e7)"), Catch::Contains("activation_scale"));
+  CHECK_THAT(error_of(R"("position_offset": -1)"),
+             Catch::Contains("cases[0].position_offset (-1) must be in [0, 2^30]"));
+  CHECK_THAT(error_of(R"("near_ties": "yes")"), Catch::Contains("field 'near_ties'"));
+  CHECK_THAT(error_of(R"("dtypes": ["fp8"])"),
+             Catch::Contains("cases[0].dtypes: unknown dtype 'fp8' (expected fp64, fp32, bf16 or "
+                             "fp16)"));
+  CHECK_THAT(error_of(R"("dtypes": [])"), Catch::Contains("field 'dtypes'"));
 }

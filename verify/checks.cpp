@@ -10,6 +10,21 @@ namespace attnlab {
 namespace {
 
 constexpr int64_t kPositionShift = 4096;
+// prompt_decode: the last tokens decoded one per forward after a prefill of the others.
+constexpr int64_t kDecodeTail = 3;
+
+// Every token but the last kDecodeTail in one forward (the prompt), then those one per forward:
+// what generation after a long prompt does, at the cost of a prefill (a token-by-token decode of
+// a 1000-token case costs a thousand forwards).
+RunOutput prompt_then_decode(const CaseData& c, const Implementation& impl) {
+  const int64_t seq = c.spec.seq, tail = std::min(kDecodeTail, seq - 1);
+  std::vector<int64_t> chunks{seq - tail};
+  chunks.insert(chunks.end(), tail, 1);
+  if (impl.make_attention)
+    return run_through(*impl.make_attention(c.config, c.weights), c.config, c.x, c.positions,
+                       chunks);
+  return run_reference_through(c.config, c.weights, impl.form, c.x, c.positions, chunks);
+}
 
 std::string unsupported(const CaseData& c, const Implementation& impl) {
   const std::string unavailable = impl.unavailable_reason();  // e.g. "no CUDA device (...)"
@@ -44,6 +59,14 @@ std::vector<Check> make_checks() {
       {"decode", unsupported, [](const CaseData& c, const Implementation& impl) {
          return CheckRun{impl.run(c.config, c.weights, c.x, c.positions, Phase::decode), c.truth};
        }});
+  checks.push_back({"prompt_decode",
+                    [](const CaseData& c, const Implementation& impl) {
+                      if (c.spec.seq < 2) return std::string("needs seq >= 2");
+                      return unsupported(c, impl);
+                    },
+                    [](const CaseData& c, const Implementation& impl) {
+                      return CheckRun{prompt_then_decode(c, impl), c.truth};
+                    }});
   checks.push_back(
       {"chunked",
        [](const CaseData& c, const Implementation& impl) {
@@ -89,7 +112,8 @@ std::vector<Check> make_checks() {
          const Tensor<double> noise = random_activations(batch, 1, hidden, c.spec.seed + 99);
          for (int64_t b = 0; b < batch; ++b)
            for (int64_t i = 0; i < hidden; ++i)
-             changed.data[((b + 1) * seq - 1) * hidden + i] = noise.data[b * hidden + i];
+             changed.data[((b + 1) * seq - 1) * hidden + i] =
+                 noise.data[b * hidden + i] * c.spec.activation_scale;
          const RunOutput out = prefill(impl, {c.config, c.weights}, changed, c.positions);
          return CheckRun{token_slice(out, 0, seq - 1), token_slice(c.truth, 0, seq - 1)};
        }});
@@ -159,8 +183,9 @@ CaseData prepare_case(const VerifyCase& spec) {
 
 CaseData prepare_case(const LayerConfig& config, const VerifyCase& spec) {
   CaseData c{spec, config, {}, {}, spec.positions(), {}};
+  if (spec.score_scale != 1) c.config.softmax_scale = config.scale() * spec.score_scale;
   c.weights = random_weights(c.config, spec.seed);
-  c.x = random_activations(spec.batch, spec.seq, c.config.hidden_size, spec.seed + 1);
+  c.x = spec.activations(c.config.hidden_size);
   c.truth = find_implementation("reference", defining_form(c.config), DType::fp64)
                 .run(c.config, c.weights, c.x, c.positions, Phase::prefill);
   return c;
@@ -169,6 +194,18 @@ CaseData prepare_case(const LayerConfig& config, const VerifyCase& spec) {
 const std::vector<Check>& verify_checks() {
   static const std::vector<Check> checks = make_checks();
   return checks;
+}
+
+std::vector<std::string> check_names() {
+  std::vector<std::string> names;
+  for (const Check& check : verify_checks()) names.push_back(check.name);
+  return names;
+}
+
+bool is_check_name(const std::string& name) {
+  for (const Check& check : verify_checks())
+    if (check.name == name) return true;
+  return false;
 }
 
 }  // namespace attnlab

@@ -3,6 +3,8 @@
 // defining form, prefill) says the result must be; judge() then applies the tolerance table.
 //   prefill      all tokens in one forward
 //   decode       one token per forward through the KV cache
+//   prompt_decode  all tokens but the last 3 in one forward, then those 3 one per forward (the
+//                decode path after a long context at the cost of a prefill)
 //   chunked      prefill in chunks, each attending over the cache the earlier ones filled
 //   shift        every position id + 4096: RoPE scores depend only on m - n
 //   batch        one sequence alone equals its row in the batch
@@ -49,5 +51,8 @@ struct Check {
 };
 
 const std::vector<Check>& verify_checks();
+// The names of verify_checks(), in order, and whether `name` is one of them.
+std::vector<std::string> check_names();
+bool is_check_name(const std::string& name);
 
 }  // namespace attnlab

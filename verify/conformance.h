@@ -35,6 +35,11 @@ struct CaseResult {
   double nmse_bound = 0;
   double cosine = 0;
   double lse_max_abs_error = 0;
+  double lse_bound = 0;  // lse_atol + lse_rtol * |lse| at the LSE element nearest its bound
+  // Signed error along the reference, sum (a - r) r / sum r^2: 0 for rounding to nearest, about
+  // minus half an ulp of the storage type for a store that rounds toward zero (tolerance.h).
+  double bias = 0;
+  double bias_bound = 0;     // max(bias_floor, bias_coeff / sqrt(n)); infinite: not judged
   int64_t worst_index = -1;  // flat index of the worst element (largest bound violation)
   std::string detail;        // why it failed or was skipped
 };
@@ -43,6 +48,7 @@ std::vector<CaseResult> run_conformance(const std::vector<VerifyCase>& cases,
                                         const std::vector<Implementation>& impls);
 
 // Compares `actual` with `expected` under `tol`; fills the error fields and status of `result`.
+// The checks, in the order a failure is reported: NMSE, every element, every LSE, the bias.
 void judge(const RunOutput& actual, const RunOutput& expected, const Tolerance& tol,
            CaseResult& result);
 // Runs `check` on (data, impl) and judges it with tolerance_for(impl.dtype) into r; an exception

@@ -9,13 +9,39 @@ namespace attnlab {
 
 namespace {
 
+// Fields: NMSE bound, atol, rtol, LSE atol, LSE rtol, bias floor, bias coefficient.
+//
+// The LSE's relative part: a score of magnitude |s| formed in fp32 from products that partly
+// cancel carries ~1e-7 x (sum of |q_i k_i|) absolute error; measured on the adversarial cases
+// (tiny-mla with inputs of 1e4, |lse| up to ~1.5e3): 1.0e-5 |lse| for fp32. The 16-bit caches:
+// 2^-8 and 2^-11 relative per cached element.
+//
+// The bias: judge() computes sum (a - r) r / sum r^2, the signed error along the reference.
+// Rounding to nearest even has no preferred sign, so it is ~0; a store that rounds toward zero
+// shrinks each cached element by half an ulp on average, ~0.72 x 2^-8 = 2.8e-3 of its size for
+// bf16, and the output with it. Measured (`attnlab verify ci` and `default`, every check and
+// implementation, max |bias|): fp64 3.3e-13, fp32 1.0e-7, bf16 9.6e-4, fp16 7.3e-5 — the worst
+// bf16 rows are those whose outputs share nearly all their errors (near-tied tokens, a
+// 1100-token context), so the spread does not fall as 1/sqrt(n) there, hence the floor. With a
+// truncating bf16 store injected into the fast CPU backend (kernels/cpu/fast_simd.h to_bf16:
+// the upper 16 bits), no row failed NMSE, element or LSE bounds; |bias| was 4.4e-4 .. 5.3e-3,
+// above 1.5e-3 on 290 of 303 rows and on at least one row of every case. Bounds: bf16 floor
+// 1.5e-3 (1.6x the worst rounding-to-nearest row, half the truncation's expected shrink),
+// coefficient 0.05 over n = min(outputs, cached elements): small layers have few independent
+// rounding errors, a few of which can carry most of the output (props/: 1 head, a 6-element
+// latent over 3 tokens gave |bias| 0.76 sqrt(NMSE)); the coefficient keeps such rows inside the
+// bound (for n < 1100 it is above the floor). fp16 the bf16 ones / 8 (floor 2.6x its worst
+// row); fp32 and fp64 10x their worst rows.
+
 // fp64 against fp64: the only differences are summation order (absorb reassociates the
 // W_UK / W_UV products; conversions materialise weight products), so errors are ~1e-15
 // relative. Measured over `attnlab verify` (default cases, every check): NMSE <= 1.7e-28, max
 // abs 6.6e-14, LSE 6.9e-14. 1e-20 NMSE leaves room for longer contractions without letting
 // any real bug (element errors >= 1e-8) through.
-const Tolerance kFp64{1e-20, 1e-11, 1e-9, 1e-10,
-                      "fp64 vs fp64: reassociation only, ~1e-15 relative per element"};
+const Tolerance kFp64{
+    1e-20, 1e-11, 1e-9,
+    1e-10, 1e-12, 1e-12,
+    1e-10, 8,     "fp64 vs fp64: reassociation only, ~1e-15 relative per element"};
 
 // fp32 compute and storage: each dot product of length n accumulates ~sqrt(n) * 6e-8 relative
 // error; the layer chains three projections and a softmax. Measured over `attnlab verify`
@@ -23,8 +49,9 @@ const Tolerance kFp64{1e-20, 1e-11, 1e-9, 1e-10,
 // medium shapes reach 1.7e-13. 1e-10 is three orders above that and still a thousand times
 // tighter than llama.cpp's default 1e-7, so a mis-scaled softmax or a wrong RoPE pair
 // (NMSE >= 1e-3) fails. Element-wise: 1e-5 absolute (outputs are O(1)) plus 1e-4 relative.
-const Tolerance kFp32{1e-10, 1e-5, 1e-4, 1e-4,
-                      "fp32 compute: ~1e-7 relative per op, NMSE measured ~1e-14"};
+const Tolerance kFp32{1e-10, 1e-5, 1e-4,
+                      1e-4,  3e-5, 1e-6,
+                      1e-4,  4,    "fp32 compute: ~1e-7 relative per op, NMSE measured ~1e-14"};
 
 // bf16 KV-cache storage, fp32 compute and accumulation (the fast CPU backend's "bf16"): each
 // cached K/V element is rounded once to an 8-bit significand, relative error <= 2^-8 = 3.9e-3
@@ -39,7 +66,14 @@ const Tolerance kFp32{1e-10, 1e-5, 1e-4, 1e-4,
 // |ref| 0.08, LSE up to 0.094. Bounds: NMSE 5e-5 (4.5x the worst seen; 20x below the >= 1e-3 of
 // a wrong scale or RoPE pair; 10x tighter than llama.cpp's 5e-4 for flash attention),
 // element-wise 5e-2 + 5e-2 |ref| (llm.c allows 0.079 relative for bf16), LSE 0.25 (2.7x).
-const Tolerance kBf16{5e-5, 5e-2, 5e-2, 0.25,
+const Tolerance kBf16{5e-5,
+                      5e-2,
+                      5e-2,
+                      0.25,
+                      3.9e-3,
+                      1.5e-3,
+                      0.05,
+                      2,
                       "bf16 cache (2^-8 relative rounding per element), fp32 compute: NMSE "
                       "measured <= 1.1e-5"};
 
@@ -50,7 +84,14 @@ const Tolerance kBf16{5e-5, 5e-2, 5e-2, 0.25,
 // checks single fp16 kernels at rtol = atol = 1e-3; this is a whole layer), LSE 3.1e-2. The
 // cached values are projections of O(1) activations, far inside fp16's range; an overflow to
 // inf would fail as a non-finite output.
-const Tolerance kFp16{1e-6, 6.25e-3, 6.25e-3, 3.125e-2,
+const Tolerance kFp16{1e-6,
+                      6.25e-3,
+                      6.25e-3,
+                      3.125e-2,
+                      4.9e-4,
+                      1.9e-4,
+                      6.25e-3,
+                      2,
                       "fp16 cache (2^-11 relative rounding per element), fp32 compute: NMSE "
                       "measured ~8e-8"};
 

@@ -12,9 +12,12 @@ namespace attnlab {
 namespace {
 
 std::string metrics(const CaseResult& r) {
-  char buf[200];
-  std::snprintf(buf, sizeof buf, "max_abs %.3e, max_rel %.3e, nmse %.3e (bound %.0e), lse %.2e",
-                r.max_abs_error, r.max_rel_error, r.nmse, r.nmse_bound, r.lse_max_abs_error);
+  char buf[300];
+  std::snprintf(buf, sizeof buf,
+                "max_abs %.3e, max_rel %.3e, nmse %.3e (bound %.0e), lse %.2e (bound %.2e), bias "
+                "%.2e (bound +-%.2e)",
+                r.max_abs_error, r.max_rel_error, r.nmse, r.nmse_bound, r.lse_max_abs_error,
+                r.lse_bound, r.bias, r.bias_bound);
   return buf;
 }
 
@@ -36,6 +39,9 @@ void write_verify_json(const std::string& path, const std::vector<CaseResult>& r
       row["nmse_bound"] = r.nmse_bound;
       row["cosine"] = finite(r.cosine);
       row["lse_max_abs_error"] = finite(r.lse_max_abs_error);
+      row["lse_bound"] = r.lse_bound;
+      row["bias"] = finite(r.bias);
+      row["bias_bound"] = finite(r.bias_bound);  // null: too few independent errors to judge
       row["worst_index"] = r.worst_index;
     }
     j.push_back(row);

@@ -379,11 +379,12 @@ TEST_CASE("bad adversarial fields are rejected, naming the field", "[verify][con
     return std::string("no error");
   };
   CHECK_THAT(error_of(R"("activation_scale": 0)"),
-             Catch::Contains("c.json: cases[0].activation_scale (0) must be in [1e-6, 1e6]"));
+             Catch::Contains("c.json: cases[0].activation_scale (0) must be in ["));
   CHECK_THAT(error_of(R"("activation_scale": 1e7)"), Catch::Contains("activation_scale"));
   CHECK_THAT(error_of(R"("position_offset": -1)"),
-             Catch::Contains("cases[0].position_offset (-1) must be in [0, 2^30]"));
-  CHECK_THAT(error_of(R"("near_ties": "yes")"), Catch::Contains("field 'near_ties'"));
+             Catch::Contains("cases[0].position_offset (-1) must be in [0, 1073741824]"));
+  CHECK_THAT(error_of(R"("near_ties": "yes")"),
+             Catch::Contains("cases[0].near_ties must be true or false"));
   CHECK_THAT(error_of(R"("dtypes": ["fp8"])"),
              Catch::Contains("cases[0].dtypes: unknown dtype 'fp8' (expected fp64, fp32, bf16 or "
                              "fp16)"));

@@ -122,21 +122,16 @@ std::vector<VerifyCase> parse_verify_cases(const std::string& json_text,
       } else if (key == "positions" && it->is_string() &&
                  (*it == "sequential" || *it == "random")) {
         v.random_positions = *it == "random";
-      } else if (key == "activation_scale" && it->is_number()) {
-        v.activation_scale = it->get<double>();
-        if (!(v.activation_scale >= 1 / kMaxActivationScale &&
-              v.activation_scale <= kMaxActivationScale))
-          throw Error(where + ".activation_scale (" + it->dump() + ") must be in [1e-6, 1e6]");
-      } else if (key == "score_scale" && it->is_number()) {
-        v.score_scale = it->get<double>();
-        if (!(v.score_scale >= 1 / kMaxActivationScale && v.score_scale <= kMaxActivationScale))
-          throw Error(where + ".score_scale (" + it->dump() + ") must be in [1e-6, 1e6]");
-      } else if (key == "position_offset" && it->is_number_integer()) {
-        v.position_offset = it->get<int64_t>();
-        if (v.position_offset < 0 || v.position_offset > kMaxPositionOffset)
-          throw Error(where + ".position_offset (" + it->dump() + ") must be in [0, 2^30]");
-      } else if (key == "near_ties" && it->is_boolean()) {
-        v.near_ties = it->get<bool>();
+      } else if (key == "activation_scale") {
+        v.activation_scale =
+            read_number(*it, origin, field, 1 / kMaxActivationScale, kMaxActivationScale);
+      } else if (key == "score_scale") {
+        v.score_scale =
+            read_number(*it, origin, field, 1 / kMaxActivationScale, kMaxActivationScale);
+      } else if (key == "position_offset") {
+        v.position_offset = read_int(*it, origin, field, 0, kMaxPositionOffset);
+      } else if (key == "near_ties") {
+        v.near_ties = read_bool(*it, origin, field);
       } else if (key == "dtypes" && it->is_array() && !it->empty()) {
         for (const nlohmann::json& d : *it) {
           if (!d.is_string()) throw Error(where + ".dtypes: expected dtype names, got " + d.dump());

@@ -15,29 +15,12 @@
 #include "kernels/cuda/cuda_kernels.h"
 #include "kernels/cuda/cuda_memory.h"
 #include "tests/cuda_common_tests.h"
+#include "tests/implementations_under_test.h"
 
 namespace attnlab::cuda_test {
 
 std::vector<Implementation> cuda_under_test() {
-  std::vector<Implementation> impls;
-  for (ImplForm form : {ImplForm::standard, ImplForm::naive, ImplForm::absorb})
-    for (DType dtype : kDTypes) {
-      Implementation impl;
-      impl.backend = "cuda-emulated";
-      impl.form = form;
-      impl.dtype = dtype;
-      impl.supports = [form](const LayerConfig& c) { return form_supported(c, form); };
-      impl.make_attention = [form, dtype](const LayerConfig& c, const Weights& w) {
-        return cuda::make_cuda_attention(c, w, form, dtype);
-      };
-      impl.run_chunks = [make = impl.make_attention](const LayerConfig& c, const Weights& w,
-                                                     const Tensor<double>& x,
-                                                     const Tensor<int64_t>& p, int64_t chunk) {
-        return run_through(*make(c, w), c, x, p, chunk);  // the registry's driver
-      };
-      impls.push_back(impl);
-    }
-  return impls;
+  return test::cuda_emulated_implementations();
 }
 
 }  // namespace attnlab::cuda_test

@@ -15,11 +15,11 @@
 
 namespace attnlab::test {
 
-inline std::vector<Implementation> implementations_under_test() {
-  std::vector<Implementation> impls;
-  for (const Implementation& impl : implementations())
-    if (impl.unavailable_reason().empty()) impls.push_back(impl);
 #ifdef ATTNLAB_CUDA_EMULATION
+// The CUDA backend's nine (form, cache dtype) entries on the emulation, driven like registry
+// entries (the registry's driver); also what cuda_emulation_tests runs its suite over.
+inline std::vector<Implementation> cuda_emulated_implementations() {
+  std::vector<Implementation> impls;
   for (ImplForm form : {ImplForm::standard, ImplForm::naive, ImplForm::absorb})
     for (DType dtype : cache_dtypes()) {
       Implementation impl;
@@ -37,6 +37,16 @@ inline std::vector<Implementation> implementations_under_test() {
       };
       impls.push_back(impl);
     }
+  return impls;
+}
+#endif
+
+inline std::vector<Implementation> implementations_under_test() {
+  std::vector<Implementation> impls;
+  for (const Implementation& impl : implementations())
+    if (impl.unavailable_reason().empty()) impls.push_back(impl);
+#ifdef ATTNLAB_CUDA_EMULATION
+  for (const Implementation& impl : cuda_emulated_implementations()) impls.push_back(impl);
 #endif
   return impls;
 }

@@ -5,8 +5,8 @@
 #pragma once
 
 #include <cstdint>
-#include <initializer_list>
 #include <optional>
+#include <vector>
 
 namespace attnlab {
 
@@ -23,7 +23,7 @@ inline std::optional<int64_t> checked_add(int64_t a, int64_t b) {
 }
 
 // The product of all factors, or nothing when any partial product overflows.
-inline std::optional<int64_t> checked_product(std::initializer_list<int64_t> factors) {
+inline std::optional<int64_t> checked_product(const std::vector<int64_t>& factors) {
   int64_t product = 1;
   for (int64_t f : factors) {
     const std::optional<int64_t> next = checked_mul(product, f);

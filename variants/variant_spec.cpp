@@ -119,9 +119,7 @@ int64_t kv_elements_per_token_layer(const LayerConfig& config, ImplForm form) {
   // hand may not have been validated.
   std::optional<int64_t> total = 0;
   for (const CachePart& part : cache_layout(config, form)) {
-    std::optional<int64_t> elements = 1;
-    for (int64_t d : part.per_token_shape)
-      if (elements) elements = checked_mul(*elements, d);
+    const std::optional<int64_t> elements = checked_product(part.per_token_shape);
     if (total && elements) total = checked_add(*total, *elements);
     if (!total || !elements) fail_cache_overflow(config);
   }

@@ -62,7 +62,8 @@ void judge(const RunOutput& actual, const RunOutput& expected, const Tolerance& 
   // reported but not judged: a few rounding errors can carry most of a small layer's output.
   double independent = double(ref.size());
   if (actual.cache_bytes > 0)
-    independent = std::min(independent, double(actual.cache_bytes) / tol.element_bytes);
+    independent =
+        std::min(independent, double(actual.cache_bytes) / double(bytes_per_element(tol.dtype)));
   r.bias_bound = independent >= tol.bias_min_samples
                      ? std::max(tol.bias_floor, tol.bias_coeff / std::sqrt(independent))
                      : INFINITY;

@@ -38,10 +38,15 @@ namespace {
 // relative. Measured over `attnlab verify` (default cases, every check): NMSE <= 1.7e-28, max
 // abs 6.6e-14, LSE 6.9e-14. 1e-20 NMSE leaves room for longer contractions without letting
 // any real bug (element errors >= 1e-8) through.
-const Tolerance kFp64{
-    1e-20, 1e-11, 1e-9,
-    1e-10, 1e-12, 1e-12,
-    1e-10, 8,     "fp64 vs fp64: reassociation only, ~1e-15 relative per element"};
+const Tolerance kFp64{.dtype = DType::fp64,
+                      .nmse_bound = 1e-20,
+                      .atol = 1e-11,
+                      .rtol = 1e-9,
+                      .lse_atol = 1e-10,
+                      .lse_rtol = 1e-12,
+                      .bias_floor = 1e-12,
+                      .bias_coeff = 1e-10,
+                      .reason = "fp64 vs fp64: reassociation only, ~1e-15 relative per element"};
 
 // fp32 compute and storage: each dot product of length n accumulates ~sqrt(n) * 6e-8 relative
 // error; the layer chains three projections and a softmax. Measured over `attnlab verify`
@@ -49,9 +54,15 @@ const Tolerance kFp64{
 // medium shapes reach 1.7e-13. 1e-10 is three orders above that and still a thousand times
 // tighter than llama.cpp's default 1e-7, so a mis-scaled softmax or a wrong RoPE pair
 // (NMSE >= 1e-3) fails. Element-wise: 1e-5 absolute (outputs are O(1)) plus 1e-4 relative.
-const Tolerance kFp32{1e-10, 1e-5, 1e-4,
-                      1e-4,  3e-5, 1e-6,
-                      1e-4,  4,    "fp32 compute: ~1e-7 relative per op, NMSE measured ~1e-14"};
+const Tolerance kFp32{.dtype = DType::fp32,
+                      .nmse_bound = 1e-10,
+                      .atol = 1e-5,
+                      .rtol = 1e-4,
+                      .lse_atol = 1e-4,
+                      .lse_rtol = 3e-5,
+                      .bias_floor = 1e-6,
+                      .bias_coeff = 1e-4,
+                      .reason = "fp32 compute: ~1e-7 relative per op, NMSE measured ~1e-14"};
 
 // bf16 KV-cache storage, fp32 compute and accumulation (the fast CPU backend's "bf16"): each
 // cached K/V element is rounded once to an 8-bit significand, relative error <= 2^-8 = 3.9e-3
@@ -66,16 +77,17 @@ const Tolerance kFp32{1e-10, 1e-5, 1e-4,
 // |ref| 0.08, LSE up to 0.094. Bounds: NMSE 5e-5 (4.5x the worst seen; 20x below the >= 1e-3 of
 // a wrong scale or RoPE pair; 10x tighter than llama.cpp's 5e-4 for flash attention),
 // element-wise 5e-2 + 5e-2 |ref| (llm.c allows 0.079 relative for bf16), LSE 0.25 (2.7x).
-const Tolerance kBf16{5e-5,
-                      5e-2,
-                      5e-2,
-                      0.25,
-                      3.9e-3,
-                      1.5e-3,
-                      0.05,
-                      2,
-                      "bf16 cache (2^-8 relative rounding per element), fp32 compute: NMSE "
-                      "measured <= 1.1e-5"};
+const Tolerance kBf16{.dtype = DType::bf16,
+                      .nmse_bound = 5e-5,
+                      .atol = 5e-2,
+                      .rtol = 5e-2,
+                      .lse_atol = 0.25,
+                      .lse_rtol = 3.9e-3,
+                      .bias_floor = 1.5e-3,
+                      .bias_coeff = 0.05,
+                      .reason =
+                          "bf16 cache (2^-8 relative rounding per element), fp32 compute: NMSE "
+                          "measured <= 1.1e-5"};
 
 // fp16 KV-cache storage, fp32 compute and accumulation: an 11-bit significand, relative
 // rounding <= 2^-11 = 4.9e-4, 8x below bf16 (errors 8x, NMSE 64x smaller). Measured as above:
@@ -84,16 +96,17 @@ const Tolerance kBf16{5e-5,
 // checks single fp16 kernels at rtol = atol = 1e-3; this is a whole layer), LSE 3.1e-2. The
 // cached values are projections of O(1) activations, far inside fp16's range; an overflow to
 // inf would fail as a non-finite output.
-const Tolerance kFp16{1e-6,
-                      6.25e-3,
-                      6.25e-3,
-                      3.125e-2,
-                      4.9e-4,
-                      1.9e-4,
-                      6.25e-3,
-                      2,
-                      "fp16 cache (2^-11 relative rounding per element), fp32 compute: NMSE "
-                      "measured ~8e-8"};
+const Tolerance kFp16{.dtype = DType::fp16,
+                      .nmse_bound = 1e-6,
+                      .atol = 6.25e-3,
+                      .rtol = 6.25e-3,
+                      .lse_atol = 3.125e-2,
+                      .lse_rtol = 4.9e-4,
+                      .bias_floor = 1.9e-4,
+                      .bias_coeff = 6.25e-3,
+                      .reason =
+                          "fp16 cache (2^-11 relative rounding per element), fp32 compute: NMSE "
+                          "measured ~8e-8"};
 
 }  // namespace
 

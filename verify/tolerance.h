@@ -12,6 +12,7 @@
 namespace attnlab {
 
 struct Tolerance {
+  DType dtype;        // the compute / cache dtype this row is for (its element size: core/dtype)
   double nmse_bound;  // normalised MSE sum (a - r)^2 / sum r^2
   double atol;        // element-wise absolute part
   double rtol;        // element-wise relative part
@@ -23,7 +24,6 @@ struct Tolerance {
   // toward zero shrinks every output by ~0.7 of half an ulp of the storage type, whatever n.
   double bias_floor;
   double bias_coeff;
-  double element_bytes;  // of the cache dtype: cache_bytes / element_bytes cached elements
   const char* reason;
   // Fewer independent errors than this (min(outputs, cached elements)): the bias is not judged.
   double bias_min_samples = 1024;

@@ -22,8 +22,40 @@ enum class RopeLayout {
   half_split,   // pairs (x[i], x[i+d/2]) with rotate_half: Hugging Face Llama/NeoX/Qwen/Mistral
 };
 
+// Frequency scaling of RoPE, as Hugging Face's rope_scaling names it (modeling_rope_utils).
+enum class RopeScalingType {
+  none,    // theta^(-2i/d)
+  linear,  // every inverse frequency divided by factor (Gemma 3's global layers)
+  yarn,    // YaRN (DeepSeek-V2/V3, gpt-oss): a per-pair ramp between interpolation and
+           // extrapolation, cos/sin multiplied by an attention factor
+  llama3,  // Llama 3.1+: low frequencies divided by factor, high kept, a smooth band between
+};
+// Which kind of layer this is in a model that mixes them (HF config.json's layer_types).
+enum class LayerType { full_attention, sliding_attention };
+
 const char* to_string(AttentionKind kind);
 const char* to_string(RopeLayout layout);
+const char* to_string(RopeScalingType type);
+const char* to_string(LayerType type);
+
+// rope.scaling; field names and defaults are Hugging Face's. Formulas: docs/CONFIG.md.
+struct RopeScaling {
+  RopeScalingType type = RopeScalingType::none;
+  double factor = 1.0;
+  int64_t original_max_position_embeddings = 0;  // yarn, llama3
+  // yarn
+  double beta_fast = 32.0;
+  double beta_slow = 1.0;
+  std::optional<double> mscale;            // DeepSeek: with mscale_all_dim, the cos/sin factor
+  std::optional<double> mscale_all_dim;    // DeepSeek: also multiplies the softmax scale
+  std::optional<double> attention_factor;  // explicit cos/sin factor (overrides the mscales)
+  bool truncate = true;                    // floor/ceil the correction range (gpt-oss: false)
+  // llama3
+  double low_freq_factor = 1.0;
+  double high_freq_factor = 4.0;
+
+  bool operator==(const RopeScaling&) const = default;
+};
 
 struct LayerConfig {
   std::string name;
@@ -49,7 +81,27 @@ struct LayerConfig {
 
   RopeLayout rope_layout = RopeLayout::none;
   double rope_theta = 10000.0;
-  double rms_norm_eps = 1e-6;           // MLA's q_a_layernorm and kv_a_layernorm
+  RopeScaling rope_scaling;            // of full-attention layers (all layers without local theta)
+  double partial_rotary_factor = 1.0;  // mha/gqa/mqa: RoPE rotates int(head_dim * factor) elements
+  std::optional<double> rope_local_theta;  // theta of sliding layers, which then take no scaling
+                                           // (Gemma 3's rope_local_base_freq)
+
+  // Mixed local/global models. sliding_window W: a sliding layer's query at slot s sees slots
+  // [s + 1 - W, s + 1). layer_types (one per layer, empty = every layer sliding when a window is
+  // set) says which layers slide; layer_index is the layer this config runs.
+  std::optional<int64_t> sliding_window;
+  std::vector<LayerType> layer_types;
+  int64_t layer_index = 0;
+
+  // mha/gqa/mqa only. attention_sinks: a learned logit per query head (weights "sinks" [n_heads],
+  // gpt-oss) joins every softmax's denominator as one more key whose value is zero. qk_norm:
+  // RMSNorm over head_dim of every query and key head before RoPE (weights q_norm / k_norm
+  // [head_dim], Qwen3, Gemma 3), eps rms_norm_eps, weight (w + qk_norm_weight_offset): Gemma
+  // stores w - 1 and multiplies by (1 + w), offset 1.
+  bool attention_sinks = false;
+  bool qk_norm = false;
+  double qk_norm_weight_offset = 0.0;
+  double rms_norm_eps = 1e-6;           // MLA's latent norms, the q/k norms
   std::set<std::string> biases;         // Hugging Face projection names that carry a bias
   std::optional<double> softmax_scale;  // default 1/sqrt(qk_head_dim())
   std::string source;                   // where the published numbers come from (free text)
@@ -60,12 +112,27 @@ struct LayerConfig {
   int64_t qk_head_dim() const;
   // Value width per head: head_dim, or v_head_dim for MLA.
   int64_t value_head_dim() const;
-  // Width that RoPE rotates per head: head_dim, or qk_rope_head_dim for MLA.
+  // Width that RoPE rotates per head: int(head_dim * partial_rotary_factor), or
+  // qk_rope_head_dim for MLA.
   int64_t rope_dim() const;
+  // The layer this config runs (layer_index): its type, its window (none on full layers), its
+  // RoPE base and scaling (a sliding layer with rope_local_theta: that theta, no scaling).
+  LayerType layer_type() const;
+  std::optional<int64_t> window() const;
+  double layer_rope_theta() const;
+  RopeScaling layer_rope_scaling() const;
+  // The type of layer i of the model (layer_types[i], or as layer_type() when it is empty).
+  LayerType type_of_layer(int64_t i) const;
   // Key/value heads: n_kv_heads, or n_heads for MLA (each head has its own up-projected K/V).
   int64_t kv_heads() const;
+  // softmax_scale when given; else 1/sqrt(qk_head_dim()), times YaRN's mscale(mscale_all_dim)^2
+  // when the layer's scaling sets mscale_all_dim (DeepSeek-V2/V3).
   double scale() const;
 };
+
+// YaRN's magnitude correction (HF get_mscale / DeepSeek yarn_get_mscale): 1 for factor <= 1,
+// else 0.1 * mscale * ln(factor) + 1.
+double yarn_mscale(double factor, double mscale);
 
 // The projections of a variant, in forward order (Hugging Face names, e.g. "kv_b_proj"): what
 // `biases` may name. Their weight tensors and shapes are variants/variant_spec.h's.

@@ -2,6 +2,7 @@
 #include "core/presets.h"
 
 #include <filesystem>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "core/embedded_configs.h"
@@ -52,7 +53,38 @@ LayerConfig load_preset(const std::string& name) {
   }
 }
 
+namespace {
+
+LayerConfig resolve_whole_model(const std::string& preset_or_path);
+
+// "name@N": the model `name` running its layer N, named "name@N".
+std::optional<LayerConfig> resolve_layer_of_model(const std::string& text) {
+  const size_t at = text.rfind('@');
+  if (at == std::string::npos || at == 0 || at + 1 == text.size()) return std::nullopt;
+  const std::string digits = text.substr(at + 1);
+  if (digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string::npos)
+    return std::nullopt;
+  LayerConfig config = resolve_whole_model(text.substr(0, at));
+  config.layer_index = std::stoll(digits);
+  config.name += "@" + digits;
+  validate_layer_config(config, printable(text));
+  return config;
+}
+
+}  // namespace
+
 LayerConfig resolve_model(const std::string& preset_or_path) {
+  if (find_preset(preset_or_path) == nullptr) {
+    std::error_code ec;
+    if (!std::filesystem::exists(preset_or_path, ec))
+      if (std::optional<LayerConfig> layer = resolve_layer_of_model(preset_or_path)) return *layer;
+  }
+  return resolve_whole_model(preset_or_path);
+}
+
+namespace {
+
+LayerConfig resolve_whole_model(const std::string& preset_or_path) {
   if (find_preset(preset_or_path) != nullptr) return load_preset(preset_or_path);
   // The error_code form: a name the file system refuses (too long, ...) is not a file either.
   std::error_code ec;
@@ -62,5 +94,7 @@ LayerConfig resolve_model(const std::string& preset_or_path) {
     throw Error(printable(preset_or_path) + ": no such layer-config file");
   return load_preset(preset_or_path);  // reports the unknown name with the known list
 }
+
+}  // namespace
 
 }  // namespace attnlab

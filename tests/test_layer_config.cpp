@@ -200,3 +200,86 @@ TEST_CASE("config JSON round trip") {
     CHECK(layer_config_to_json(a) == layer_config_to_json(b));
   }
 }
+
+TEST_CASE("model features: rope scaling, windows, layer types, sinks, QK-norm") {
+  json j = gqa();
+  j["rope"]["scaling"] = {{"rope_type", "yarn"},
+                          {"factor", 32},
+                          {"original_max_position_embeddings", 4096},
+                          {"truncate", false}};
+  j["rope"]["partial_rotary_factor"] = 0.5;
+  j["sliding_window"] = 16;
+  j["layer_types"] = {"sliding_attention", "full_attention"};
+  j["n_layers"] = 2;
+  j["attention_sinks"] = true;
+  j["qk_norm"] = true;
+  j["qk_norm_weight_offset"] = 1;
+  const LayerConfig c = parse_layer_config(j, "cfg.json");
+  CHECK(c.rope_scaling.type == RopeScalingType::yarn);
+  CHECK(c.rope_scaling.factor == 32);
+  CHECK_FALSE(c.rope_scaling.truncate);
+  CHECK(c.rope_dim() == 4);
+  CHECK(c.window() == 16);
+  CHECK(c.type_of_layer(1) == LayerType::full_attention);
+  CHECK(c.attention_sinks);
+  CHECK(c.qk_norm_weight_offset == 1);
+  // Written back and read again: the same config.
+  const LayerConfig again = parse_layer_config(layer_config_to_json(c), "round trip");
+  CHECK(again.rope_scaling == c.rope_scaling);
+  CHECK(again.partial_rotary_factor == c.partial_rotary_factor);
+  CHECK(again.sliding_window == c.sliding_window);
+  CHECK(again.layer_types == c.layer_types);
+  CHECK(again.attention_sinks == c.attention_sinks);
+  CHECK(again.qk_norm == c.qk_norm);
+  CHECK(again.qk_norm_weight_offset == c.qk_norm_weight_offset);
+  // The tensors the features add, with their HF names.
+  std::set<std::string> names;
+  for (const WeightSpec& s : weight_specs(c)) names.insert(s.name);
+  CHECK(names.count("sinks"));
+  CHECK(names.count("q_norm.weight"));
+  CHECK(names.count("k_norm.weight"));
+}
+
+TEST_CASE("bad model-feature fields name the field and the rule") {
+  json j = gqa();
+  j["rope"]["scaling"] = {{"type", "ntk"}, {"factor", 2}};
+  CHECK_THAT(error_of(j), Catch::Contains("rope.scaling.type 'ntk' is not one of"));
+  j = gqa();
+  j["rope"]["scaling"] = {{"type", "yarn"}, {"factor", 4}};
+  CHECK_THAT(error_of(j), Catch::Contains("original_max_position_embeddings is required"));
+  j = gqa();
+  j["rope"]["scaling"] = {{"type", "llama3"}, {"factor", 0.5}, {"original_max_position_embeddings", 8}};
+  CHECK_THAT(error_of(j), Catch::Contains("rope.scaling.factor (0.500000) must be >= 1"));
+  j = gqa();
+  j["rope"]["scaling"] = {{"type", "linear"}, {"factor", 2}, {"beta", 1}};
+  CHECK(error_of(j) == "cfg.json: unknown field 'rope.scaling.beta'");
+  j = gqa();
+  j["rope"]["partial_rotary_factor"] = 1.5;
+  CHECK_THAT(error_of(j), Catch::Contains("partial_rotary_factor (1.500000) must be in (0, 1]"));
+  j = gqa();
+  j["rope"]["partial_rotary_factor"] = 0.75;  // int(8 * 0.75) = 6: fine; 0.625 -> 5: odd
+  CHECK(error_of(j) == "no error");
+  j["rope"]["partial_rotary_factor"] = 0.625;
+  CHECK_THAT(error_of(j), Catch::Contains("rotary width int(head_dim x rope.partial_rotary_factor) (5) must be even"));
+  j = gqa();
+  j["sliding_window"] = 0;
+  CHECK_THAT(error_of(j), Catch::Contains("sliding_window (0) must be in [1,"));
+  j = gqa();
+  j["layer_types"] = {"sliding_attention"};
+  j["n_layers"] = 2;
+  CHECK(error_of(j) == "cfg.json: layer_types has 1 entries; n_layers is 2");
+  j["n_layers"] = 1;
+  CHECK(error_of(j) ==
+        "cfg.json: layer_types names 'sliding_attention' layers but sliding_window is not set");
+  j["layer_types"] = {"local"};
+  CHECK_THAT(error_of(j), Catch::Contains("layer_types[0] 'local' is not one of"));
+  j = gqa();
+  j["layer_index"] = 3;
+  CHECK(error_of(j) == "cfg.json: layer_index (3) must be in [0, n_layers - 1 = 0]");
+  json mla = json::parse(R"({"attention": "mla", "hidden_size": 32, "n_heads": 2, "kv_lora_rank": 8,
+                             "qk_nope_head_dim": 4, "qk_rope_head_dim": 2, "v_head_dim": 4,
+                             "attention_sinks": true})");
+  CHECK(error_of(mla) == "cfg.json: attention_sinks applies only to attention mha, gqa, mqa");
+  CHECK_THROWS_WITH(resolve_model("gpt-oss-20b@24"),
+                    Catch::Contains("layer_index (24) must be in [0, n_layers - 1 = 23]"));
+}

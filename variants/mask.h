@@ -4,8 +4,9 @@
 // none of them writes "the first n keys" itself. Slots are logical token indices (0 = the
 // first token of the sequence), the order the cache was filled in; positions only feed RoPE.
 //
-// Today every layer is causal: the query in slot s sees [0, s + 1). A feature that changes
-// visibility (a sliding window: lo = s + 1 - window) changes keys_for() and nothing else.
+// A full-attention layer is causal: the query in slot s sees [0, s + 1). A sliding layer with
+// window W (LayerConfig::window()) sees the last W slots, [max(0, s + 1 - W), s + 1), as
+// Mistral, Gemma 2/3 and gpt-oss define it (HF: key j visible to query i iff i - W < j <= i).
 // keys_for() must stay monotone (lo and hi never decrease as the slot grows): the tiled
 // kernels take the key range of a block of query slots as [keys_for(first).lo,
 // keys_for(last).hi) and skip tiles outside it.
@@ -26,8 +27,12 @@ struct KeyRange {
 };
 
 struct MaskSpec {
+  int64_t window = 0;  // 0: no window (causal over every earlier slot)
+
   // The key slots visible to the query in cache slot `slot`.
-  KeyRange keys_for(int64_t slot) const { return {0, slot + 1}; }
+  KeyRange keys_for(int64_t slot) const {
+    return {window > 0 ? std::max<int64_t>(0, slot + 1 - window) : 0, slot + 1};
+  }
   // The union of keys_for(s) over query slots first..last (inclusive), first <= last.
   KeyRange keys_for_block(int64_t first, int64_t last) const {
     return {keys_for(first).lo, keys_for(last).hi};
@@ -41,9 +46,9 @@ struct MaskSpec {
   }
 };
 
-// The mask of a layer (config is where window/sink fields will be read from).
+// The mask of a layer: its sliding window, if it is a sliding layer.
 inline MaskSpec mask_spec(const LayerConfig& config) {
-  return MaskSpec{};
+  return MaskSpec{config.window().value_or(0)};
 }
 
 }  // namespace attnlab

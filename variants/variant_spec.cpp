@@ -1,6 +1,7 @@
 // Weight lists and cache layouts of every variant; see variant_spec.h.
 #include "variants/variant_spec.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "core/checked_math.h"
@@ -74,6 +75,11 @@ std::vector<WeightSpec> weight_specs(const LayerConfig& c) {
     add_linear(specs, c, "k_proj", c.n_kv_heads * d, c.hidden_size);
     add_linear(specs, c, "v_proj", c.n_kv_heads * d, c.hidden_size);
     add_linear(specs, c, "o_proj", c.hidden_size, h * d);
+    if (c.qk_norm) {
+      specs.push_back({"q_norm.weight", {d}, WeightRole::norm_weight});
+      specs.push_back({"k_norm.weight", {d}, WeightRole::norm_weight});
+    }
+    if (c.attention_sinks) specs.push_back({"sinks", {h}, WeightRole::sink_logit});
     return specs;
   }
   const int64_t qk = c.qk_head_dim();
@@ -140,7 +146,16 @@ KvFigures kv_figures(const LayerConfig& config, ImplForm form, int64_t context, 
   f.elements_per_token = *per_token;
   f.bytes_per_token_layer = static_cast<double>(f.elements_per_token_layer) * bytes_per_element;
   f.bytes_per_token = static_cast<double>(f.elements_per_token) * bytes_per_element;
-  f.bytes_at_context =
+  // Tokens each layer keeps at this context: all of them, or its window on a sliding layer.
+  double kept_token_layers = 0;
+  for (int64_t layer = 0; layer < config.n_layers; ++layer) {
+    const bool sliding = config.type_of_layer(layer) == LayerType::sliding_attention;
+    kept_token_layers += static_cast<double>(
+        sliding ? std::min(context, *config.sliding_window) : context);
+    f.sliding_layers += sliding ? 1 : 0;
+  }
+  f.bytes_at_context = f.bytes_per_token_layer * kept_token_layers * static_cast<double>(batch);
+  f.bytes_at_context_without_window =
       f.bytes_per_token * static_cast<double>(context) * static_cast<double>(batch);
   f.mha_elements_per_token_layer = mha_baseline_elements_per_token_layer(config);
   f.fraction_of_mha = static_cast<double>(f.elements_per_token_layer) /
@@ -162,8 +177,16 @@ Weights random_weights(const LayerConfig& config, uint64_t seed) {
       case WeightRole::linear_bias:
         for (double& v : t.data) v = sampler.next(0.5);
         break;
-      case WeightRole::norm_weight:
-        for (double& v : t.data) v = 1.0 + sampler.next(0.1);
+      case WeightRole::norm_weight: {
+        // Effective weight ~ 1 + N(0, 0.01); the q/k norms store it less their offset (Gemma).
+        const bool qk = spec.name == "q_norm.weight" || spec.name == "k_norm.weight";
+        const double offset = qk ? config.qk_norm_weight_offset : 0.0;
+        for (double& v : t.data) v = 1.0 - offset + sampler.next(0.1);
+        break;
+      }
+      case WeightRole::sink_logit:
+        // Of the order of the scaled scores, so a sink takes a visible share of the softmax.
+        for (double& v : t.data) v = sampler.next(1.0);
         break;
     }
     weights.tensors.emplace(spec.name, std::move(t));

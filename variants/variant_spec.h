@@ -26,7 +26,7 @@ ImplForm parse_impl_form(const std::string& text);  // throws attnlab::Error
 std::vector<ImplForm> impl_forms_for(const LayerConfig& config);
 bool form_supported(const LayerConfig& config, ImplForm form);
 
-enum class WeightRole { linear_weight, linear_bias, norm_weight };
+enum class WeightRole { linear_weight, linear_bias, norm_weight, sink_logit };
 
 struct WeightSpec {
   std::string name;  // Hugging Face name without prefix, e.g. "q_proj.weight"
@@ -34,10 +34,12 @@ struct WeightSpec {
   WeightRole role;
 };
 
-// Every tensor a layer of this config owns, biases only where config.biases says so.
+// Every tensor a layer of this config owns, biases only where config.biases says so; q_norm /
+// k_norm [head_dim] with qk_norm, sinks [n_heads] with attention_sinks (Qwen3 / gpt-oss names).
 std::vector<WeightSpec> weight_specs(const LayerConfig& config);
 // Seeded random weights with the shapes of weight_specs(config): linear weights ~ N(0, 1/in)
-// (keeps activations O(1) layer to layer), biases ~ N(0, 0.25), norm weights ~ 1 + N(0, 0.01).
+// (keeps activations O(1) layer to layer), biases ~ N(0, 0.25), norm weights ~ 1 + N(0, 0.01)
+// (q/k norms: less qk_norm_weight_offset), sink logits ~ N(0, 1).
 // Deterministic across platforms for a given seed (core/weights.h's NormalSampler).
 Weights random_weights(const LayerConfig& config, uint64_t seed);
 
@@ -66,7 +68,11 @@ struct KvFigures {
   int64_t elements_per_token = 0;  // whole model: x n_layers
   double bytes_per_token_layer = 0;
   double bytes_per_token = 0;
-  double bytes_at_context = 0;  // whole model, x context x batch
+  // Whole model at `context` tokens x batch: a sliding layer keeps min(context, window) tokens,
+  // a full layer all of them (Mistral's rolling buffer, Gemma's local layers).
+  double bytes_at_context = 0;
+  double bytes_at_context_without_window = 0;  // every layer keeping every token
+  int64_t sliding_layers = 0;                  // of n_layers
   int64_t mha_elements_per_token_layer = 0;
   double fraction_of_mha = 0;  // elements_per_token_layer / MHA baseline
 };

@@ -169,8 +169,9 @@ void validate_rope_extensions(const LayerConfig& c, const std::string& origin) {
     fail(origin, "rope.partial_rotary_factor (" + std::to_string(c.partial_rotary_factor) +
                      ") must be in (0, 1]");
   if (c.is_mla() && c.partial_rotary_factor != 1)
-    fail(origin, "rope.partial_rotary_factor does not apply to attention 'mla' (its rotary part "
-                 "is qk_rope_head_dim)");
+    fail(origin,
+         "rope.partial_rotary_factor does not apply to attention 'mla' (its rotary part "
+         "is qk_rope_head_dim)");
   if (c.rope_local_theta && !finite_positive(*c.rope_local_theta))
     fail(origin, "rope.local_base_freq must be a finite number > 0");
   const RopeScaling& r = c.rope_scaling;
@@ -187,9 +188,9 @@ void validate_rope_extensions(const LayerConfig& c, const std::string& origin) {
     if (!finite_positive(r.beta_fast) || !finite_positive(r.beta_slow) ||
         !(r.beta_fast > r.beta_slow))
       fail(origin, "rope.scaling needs beta_fast > beta_slow > 0");
-    for (const auto& [name, v] : {std::pair{"mscale", r.mscale},
-                                  std::pair{"mscale_all_dim", r.mscale_all_dim},
-                                  std::pair{"attention_factor", r.attention_factor}})
+    for (const auto& [name, v] :
+         {std::pair{"mscale", r.mscale}, std::pair{"mscale_all_dim", r.mscale_all_dim},
+          std::pair{"attention_factor", r.attention_factor}})
       if (v && !(*v >= 0 && std::isfinite(*v)))
         fail(origin, "rope.scaling." + std::string(name) + " must be a finite number >= 0");
   }
@@ -214,8 +215,8 @@ void validate_layer_kinds(const LayerConfig& c, const std::string& origin) {
       fail(origin, "layer_types names 'sliding_attention' layers but sliding_window is not set");
   }
   if (c.layer_index < 0 || c.layer_index >= c.n_layers)
-    fail(origin, "layer_index (" + std::to_string(c.layer_index) + ") must be in [0, n_layers - 1 = " +
-                     std::to_string(c.n_layers - 1) + "]");
+    fail(origin, "layer_index (" + std::to_string(c.layer_index) +
+                     ") must be in [0, n_layers - 1 = " + std::to_string(c.n_layers - 1) + "]");
   if (c.is_mla() && (c.attention_sinks || c.qk_norm))
     fail(origin, std::string(c.attention_sinks ? "attention_sinks" : "qk_norm") +
                      " applies only to attention mha, gqa, mqa");
@@ -264,11 +265,13 @@ void validate_layer_config(const LayerConfig& c, const std::string& origin) {
              ") must be at most " + std::to_string(kMaxHeadWidth));
   if (c.rope_layout != RopeLayout::none) {
     if (c.rope_dim() % 2 != 0)
-      fail(origin, std::string(c.is_mla()                     ? "qk_rope_head_dim"
-                                   : c.partial_rotary_factor == 1 ? "head_dim"
-                                   : "the rotary width int(head_dim x rope.partial_rotary_factor)") + " (" +
-                       std::to_string(c.rope_dim()) + ") must be even for rope.layout '" +
-                       to_string(c.rope_layout) + "'");
+      fail(origin,
+           std::string(c.is_mla() ? "qk_rope_head_dim"
+                       : c.partial_rotary_factor == 1
+                           ? "head_dim"
+                           : "the rotary width int(head_dim x rope.partial_rotary_factor)") +
+               " (" + std::to_string(c.rope_dim()) + ") must be even for rope.layout '" +
+               to_string(c.rope_layout) + "'");
     if (!(c.rope_theta > 0) || !std::isfinite(c.rope_theta))
       fail(origin, "rope.theta (" + std::to_string(c.rope_theta) + ") must be a finite number > 0");
   }
@@ -297,8 +300,8 @@ namespace {
 RopeScaling parse_rope_scaling(const json& j, const std::string& origin) {
   if (!j.is_object()) fail(origin, "rope.scaling must be an object {\"type\": ..., ...}");
   static const std::set<std::string> fields = {
-      "type",      "rope_type",      "factor",           "original_max_position_embeddings",
-      "beta_fast", "beta_slow",      "mscale",           "mscale_all_dim",
+      "type",      "rope_type",       "factor",           "original_max_position_embeddings",
+      "beta_fast", "beta_slow",       "mscale",           "mscale_all_dim",
       "truncate",  "low_freq_factor", "high_freq_factor", "attention_factor"};
   for (auto it = j.begin(); it != j.end(); ++it)
     if (!fields.count(it.key()))
@@ -308,11 +311,16 @@ RopeScaling parse_rope_scaling(const json& j, const std::string& origin) {
   const std::string path = std::string("rope.scaling.") + type_field;
   const std::string type = read_string(j.at(type_field), origin, path);
   RopeScaling r;
-  if (type == "default") r.type = RopeScalingType::none;
-  else if (type == "linear") r.type = RopeScalingType::linear;
-  else if (type == "yarn") r.type = RopeScalingType::yarn;
-  else if (type == "llama3") r.type = RopeScalingType::llama3;
-  else fail(origin, path + " " + single_quoted(type) + " is not one of default, linear, yarn, llama3");
+  if (type == "default")
+    r.type = RopeScalingType::none;
+  else if (type == "linear")
+    r.type = RopeScalingType::linear;
+  else if (type == "yarn")
+    r.type = RopeScalingType::yarn;
+  else if (type == "llama3")
+    r.type = RopeScalingType::llama3;
+  else
+    fail(origin, path + " " + single_quoted(type) + " is not one of default, linear, yarn, llama3");
   const auto number = [&](const char* field) {
     return read_number(j.at(field), origin, std::string("rope.scaling.") + field);
   };
@@ -328,7 +336,8 @@ RopeScaling parse_rope_scaling(const json& j, const std::string& origin) {
   if (j.contains("mscale")) r.mscale = number("mscale");
   if (j.contains("mscale_all_dim")) r.mscale_all_dim = number("mscale_all_dim");
   if (j.contains("attention_factor")) r.attention_factor = number("attention_factor");
-  if (j.contains("truncate")) r.truncate = read_bool(j.at("truncate"), origin, "rope.scaling.truncate");
+  if (j.contains("truncate"))
+    r.truncate = read_bool(j.at("truncate"), origin, "rope.scaling.truncate");
   if (j.contains("low_freq_factor")) r.low_freq_factor = number("low_freq_factor");
   if (j.contains("high_freq_factor")) r.high_freq_factor = number("high_freq_factor");
   return r;
@@ -462,9 +471,13 @@ LayerConfig parse_layer_config(const json& j, const std::string& origin) {
     for (size_t i = 0; i < types.size(); ++i) {
       const std::string path = element_path("layer_types", i);
       const std::string t = read_string(types[i], origin, path);
-      if (t == "full_attention") c.layer_types.push_back(LayerType::full_attention);
-      else if (t == "sliding_attention") c.layer_types.push_back(LayerType::sliding_attention);
-      else fail(origin, path + " " + single_quoted(t) + " is not one of full_attention, sliding_attention");
+      if (t == "full_attention")
+        c.layer_types.push_back(LayerType::full_attention);
+      else if (t == "sliding_attention")
+        c.layer_types.push_back(LayerType::sliding_attention);
+      else
+        fail(origin,
+             path + " " + single_quoted(t) + " is not one of full_attention, sliding_attention");
     }
   }
   if (j.contains("layer_index"))

@@ -2,8 +2,8 @@
 #include "core/presets.h"
 
 #include <filesystem>
-#include <optional>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "core/embedded_configs.h"
 #include "core/error.h"

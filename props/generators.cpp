@@ -17,7 +17,7 @@ void showValue(const LayerConfig& config, std::ostream& os) {
   nlohmann::json j = layer_config_to_json(config);
   j.erase("name");
   j.erase("n_layers");
-  if (!config.is_mla()) j.erase("rms_norm_eps");
+  if (!config.is_mla() && !config.qk_norm) j.erase("rms_norm_eps");
   os << j.dump();
 }
 
@@ -71,6 +71,34 @@ void draw_biases(const ConfigOptions& options, LayerConfig& c) {
   }
 }
 
+// The model features of ConfigOptions::model_features; call after the shape is drawn.
+void draw_model_features(LayerConfig& c) {
+  if (c.rope_layout != RopeLayout::none && c.rope_dim() > 0) {
+    RopeScaling& r = c.rope_scaling;
+    r.type = *gen::element(RopeScalingType::none, RopeScalingType::linear, RopeScalingType::yarn,
+                           RopeScalingType::llama3);
+    r.factor = *gen::element(1.0, 2.0, 8.0, 40.0);
+    r.original_max_position_embeddings = *gen::inRange<int64_t>(4, 65);
+    r.truncate = *gen::arbitrary<bool>();
+    if (r.type == RopeScalingType::yarn && *gen::arbitrary<bool>()) {
+      r.mscale = *gen::element(0.707, 1.0);
+      r.mscale_all_dim = *gen::element(0.0, 0.707, 1.0);
+    }
+    if (!c.is_mla()) {
+      // Keep the rotary width even and >= 2: head_dim * factor truncated.
+      const double factor = *gen::element(1.0, 0.5, 0.25);
+      const int64_t width = static_cast<int64_t>(static_cast<double>(c.head_dim) * factor);
+      if (width >= 2 && width % 2 == 0) c.partial_rotary_factor = factor;
+    }
+  }
+  if (*gen::arbitrary<bool>()) c.sliding_window = *gen::inRange<int64_t>(1, 9);
+  if (!c.is_mla()) {
+    c.attention_sinks = *gen::arbitrary<bool>();
+    c.qk_norm = c.head_dim >= kMinValueScalars && *gen::arbitrary<bool>();
+    if (c.qk_norm) c.qk_norm_weight_offset = *gen::element(0.0, 1.0);
+  }
+}
+
 }  // namespace
 
 rc::Gen<LayerConfig> gen_standard_config(const ConfigOptions& options) {
@@ -106,6 +134,7 @@ rc::Gen<LayerConfig> gen_standard_config(const ConfigOptions& options) {
     c.head_dim = c.rope_layout == RopeLayout::none ? *gen::inRange<int64_t>(min_d, 17)
                                                    : 2 * *gen::inRange<int64_t>((min_d + 1) / 2, 9);
     draw_biases(options, c);
+    if (options.model_features) draw_model_features(c);
     validate_layer_config(c, "generated config");
     return c;
   });
@@ -136,6 +165,7 @@ rc::Gen<LayerConfig> gen_mla_config(const ConfigOptions& options) {
       c.qk_rope_head_dim = c.rope_layout == RopeLayout::none ? *gen::inRange<int64_t>(1, 17)
                                                              : 2 * *gen::inRange<int64_t>(1, 9);
     draw_biases(options, c);
+    if (options.model_features) draw_model_features(c);
     validate_layer_config(c, "generated config");
     return c;
   });

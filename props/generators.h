@@ -61,6 +61,12 @@ struct ConfigOptions {
   std::optional<bool> latent_norms;   // nullopt: random
   std::optional<bool> rope_dim_zero;  // nullopt: random; true: qk_rope_head_dim 0; false: > 0
   bool nope_equals_v = false;         // qk_nope_head_dim == v_head_dim
+
+  // Model features (docs/CONFIG.md), off by default so the older properties see the layers they
+  // were written for: a random RoPE scaling (linear, yarn, llama3 over a short original length,
+  // so test positions cross it), a sliding window of 1..8, and for MHA/GQA/MQA a partial rotary
+  // factor, sinks and QK-norm (offset 0 or 1).
+  bool model_features = false;
 };
 
 rc::Gen<LayerConfig> gen_standard_config(const ConfigOptions& options = {});

@@ -47,7 +47,10 @@ TEST_CASE("published presets carry the numbers of FACTS.md") {
   CHECK(v3.q_lora_rank == 1536);
   CHECK(v3.kv_lora_rank == 512);
   CHECK(v3.qk_head_dim() == 192);
-  CHECK(v3.scale() == Approx(1.0 / std::sqrt(192.0)));
+  // YaRN (factor 40, mscale_all_dim 1): 1/sqrt(192) x (0.1 ln 40 + 1)^2, DeepSeek's softmax scale.
+  CHECK(v3.scale() == Approx(1.8738542 / std::sqrt(192.0)).epsilon(1e-7));
+  CHECK(v3.rope_scaling.type == RopeScalingType::yarn);
+  CHECK(v3.rope_scaling.factor == 40);
   CHECK(v3.rope_layout == RopeLayout::interleaved);
   const LayerConfig lite = load_preset("deepseek-v2-lite");
   CHECK(lite.q_lora_rank == 0);
@@ -248,7 +251,8 @@ TEST_CASE("bad model-feature fields name the field and the rule") {
   j["rope"]["scaling"] = {{"type", "yarn"}, {"factor", 4}};
   CHECK_THAT(error_of(j), Catch::Contains("original_max_position_embeddings is required"));
   j = gqa();
-  j["rope"]["scaling"] = {{"type", "llama3"}, {"factor", 0.5}, {"original_max_position_embeddings", 8}};
+  j["rope"]["scaling"] = {
+      {"type", "llama3"}, {"factor", 0.5}, {"original_max_position_embeddings", 8}};
   CHECK_THAT(error_of(j), Catch::Contains("rope.scaling.factor (0.500000) must be >= 1"));
   j = gqa();
   j["rope"]["scaling"] = {{"type", "linear"}, {"factor", 2}, {"beta", 1}};
@@ -260,7 +264,9 @@ TEST_CASE("bad model-feature fields name the field and the rule") {
   j["rope"]["partial_rotary_factor"] = 0.75;  // int(8 * 0.75) = 6: fine; 0.625 -> 5: odd
   CHECK(error_of(j) == "no error");
   j["rope"]["partial_rotary_factor"] = 0.625;
-  CHECK_THAT(error_of(j), Catch::Contains("rotary width int(head_dim x rope.partial_rotary_factor) (5) must be even"));
+  CHECK_THAT(
+      error_of(j),
+      Catch::Contains("rotary width int(head_dim x rope.partial_rotary_factor) (5) must be even"));
   j = gqa();
   j["sliding_window"] = 0;
   CHECK_THAT(error_of(j), Catch::Contains("sliding_window (0) must be in [1,"));

@@ -169,6 +169,16 @@ void permute_projection(const Layer& from, const std::string& projection,
     put(to, projection + ".bias", select_rows(*b, rows));
 }
 
+// The per-head extras of an MHA/GQA/MQA layer for query heads [first, first + count): the q/k
+// norm weights (shared by every head) and those heads' sink logits.
+void copy_head_extras(const Layer& from, int64_t first, int64_t count, Weights& to) {
+  if (from.config.qk_norm)
+    for (const char* name : {"q_norm.weight", "k_norm.weight"})
+      put(to, name, from.weights.get(name));
+  if (from.config.attention_sinks)
+    put(to, "sinks", select_rows(from.weights.get("sinks"), row_range(first, count)));
+}
+
 }  // namespace
 
 Layer gqa_as_mha(const Layer& gqa) {
@@ -190,6 +200,7 @@ Layer gqa_as_mha(const Layer& gqa) {
   permute_projection(gqa, "k_proj", rows, mha.weights);
   permute_projection(gqa, "v_proj", rows, mha.weights);
   copy_projection(gqa, "o_proj", mha.weights);
+  copy_head_extras(gqa, 0, heads, mha.weights);
   return finish(kName, std::move(mha));
 }
 
@@ -203,6 +214,10 @@ Layer gqa_as_mla(const Layer& gqa) {
          std::string("needs rope layout 'none' (RoPE on the full head cannot be moved into a "
                      "shared latent), got '") +
              to_string(c.rope_layout) + "'");
+  if (c.attention_sinks || c.qk_norm)
+    fail(kName, c,
+         std::string("needs a layer without ") + (c.qk_norm ? "qk_norm" : "attention_sinks") +
+             " (MLA has no per-head key norm or sink)");
   const int64_t heads = c.n_heads, n_kv = c.n_kv_heads, d = c.head_dim, group = heads / n_kv;
   const int64_t d_c = 2 * n_kv * d;
 
@@ -220,6 +235,7 @@ Layer gqa_as_mla(const Layer& gqa) {
   m.v_head_dim = d;
   m.latent_norms = false;
   m.rope_layout = RopeLayout::none;
+  m.partial_rotary_factor = 1;
   // MLA's default scale is 1/sqrt(d_nope + d_rope) = 1/sqrt(d): the same as the source's default.
   m.softmax_scale = c.softmax_scale;
   m.biases.clear();
@@ -351,6 +367,10 @@ Layer swap_rope_layout(const Layer& layer) {
     const int64_t d = c.head_dim;
     permute_projection(layer, "q_proj", permuted_rows(c.n_heads, d, 0, perm), out.weights);
     permute_projection(layer, "k_proj", permuted_rows(c.n_kv_heads, d, 0, perm), out.weights);
+    // QK-norm multiplies element i of every head by weight[i]: the weights move with the rows.
+    if (c.qk_norm)
+      for (const char* name : {"q_norm.weight", "k_norm.weight"})
+        put(out.weights, name, select_rows(layer.weights.get(name), permuted_rows(1, d, 0, perm)));
   } else {
     const int64_t qk = c.qk_head_dim(), d_nope = c.qk_nope_head_dim;
     const std::string q = c.q_lora_rank == 0 ? "q_proj" : "q_b_proj";
@@ -396,6 +416,7 @@ std::vector<Layer> shard_heads(const Layer& layer, int64_t world_size) {
       permute_projection(layer, "q_proj", head_rows(first, local_heads, d), shard.weights);
       permute_projection(layer, "k_proj", head_rows(first_kv, local_kv, d), shard.weights);
       permute_projection(layer, "v_proj", head_rows(first_kv, local_kv, d), shard.weights);
+      copy_head_extras(layer, first, local_heads, shard.weights);
     } else {
       const int64_t qk = c.qk_head_dim(), kv_b = c.qk_nope_head_dim + c.v_head_dim;
       if (c.q_lora_rank == 0) {

@@ -1,10 +1,10 @@
 // RoPE as one value. A RopeSpec says which elements of a head are rotated (layout and rotary
 // width), by which per-pair inverse frequencies (base theta and a frequency scaling: linear,
 // YaRN or Llama 3's, as Hugging Face's modeling_rope_utils computes them), and the factor the
-// rotated elements are multiplied by (attention_factor: YaRN's mscale, else 1). The inverse-frequency formula exists here only:
-// every backend precomputes inv_freq_table() once at construction and rotates pair i of a
-// token at position p by the angle p * inv_freq[i] (computed in double), then scales cos and
-// sin by attention_factor().
+// rotated elements are multiplied by (attention_factor: YaRN's mscale, else 1). The
+// inverse-frequency formula exists here only: every backend precomputes inv_freq_table() once at
+// construction and rotates pair i of a token at position p by the angle p * inv_freq[i] (computed
+// in double), then scales cos and sin by attention_factor().
 //
 // Pairs: pair i (i < rotary_dim / 2) is (x[2i], x[2i+1]) for interleaved (DeepSeek, GPT-J) and
 // (x[i], x[i + rotary_dim/2]) for half_split (Hugging Face rotate_half); elements at or past

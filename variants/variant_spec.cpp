@@ -150,8 +150,8 @@ KvFigures kv_figures(const LayerConfig& config, ImplForm form, int64_t context, 
   double kept_token_layers = 0;
   for (int64_t layer = 0; layer < config.n_layers; ++layer) {
     const bool sliding = config.type_of_layer(layer) == LayerType::sliding_attention;
-    kept_token_layers += static_cast<double>(
-        sliding ? std::min(context, *config.sliding_window) : context);
+    kept_token_layers +=
+        static_cast<double>(sliding ? std::min(context, *config.sliding_window) : context);
     f.sliding_layers += sliding ? 1 : 0;
   }
   f.bytes_at_context = f.bytes_per_token_layer * kept_token_layers * static_cast<double>(batch);

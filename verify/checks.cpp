@@ -143,6 +143,8 @@ std::vector<Check> make_checks() {
                       if (c.config.is_mla()) return std::string("already MLA");
                       if (c.config.rope_layout != RopeLayout::none)
                         return std::string("TransMLA rewrite needs a layer without RoPE");
+                      if (c.config.attention_sinks || c.config.qk_norm)
+                        return std::string("MLA has no sinks or QK-norm");
                       if (impl.form == ImplForm::standard) return std::string("runs MLA forms");
                       return impl.unavailable_reason();
                     },

@@ -31,13 +31,20 @@ std::vector<DType> kv_dtypes() {
   return dtypes;
 }
 
+// "-" without a window, else the window and how many layers slide ("4,096 x 32/32").
+std::string window_text(const LayerConfig& config, const KvFigures& f) {
+  if (f.sliding_layers == 0) return "-";
+  return with_thousands(*config.sliding_window) + " x " + std::to_string(f.sliding_layers) + "/" +
+         std::to_string(config.n_layers);
+}
+
 int run_kv(const KvOptions& o) {
   const DType dtype = parse_dtype(o.dtype, kv_dtypes(), "--dtype");
   const double element_bytes = double(bytes_per_element(dtype));
   const std::vector<std::string> models = o.models.empty() ? preset_names("models") : o.models;
   nlohmann::ordered_json records = nlohmann::ordered_json::array();
   TextTable table({"model", "attn", "impl", "elem/tok/layer", "bytes/tok/layer", "elem/token",
-                   "bytes/token",
+                   "bytes/token", "window",
                    "at " + with_thousands(o.context) + " x " + std::to_string(o.batch), "vs MHA"});
   for (const std::string& name : models) {
     const LayerConfig config = resolve_model(name);
@@ -54,7 +61,10 @@ int run_kv(const KvOptions& o) {
                          {"bytes_per_token", f.bytes_per_token},
                          {"context", o.context},
                          {"batch", o.batch},
+                         {"sliding_window", config.sliding_window.value_or(0)},
+                         {"sliding_layers", f.sliding_layers},
                          {"bytes_at_context", f.bytes_at_context},
+                         {"bytes_at_context_without_window", f.bytes_at_context_without_window},
                          {"mha_elements_per_token_layer", f.mha_elements_per_token_layer},
                          {"fraction_of_mha", f.fraction_of_mha}});
       table.add_row({config.name, to_string(config.attention), to_string(form),
@@ -62,7 +72,7 @@ int run_kv(const KvOptions& o) {
                      with_thousands(static_cast<long long>(f.bytes_per_token_layer)),
                      with_thousands(f.elements_per_token),
                      with_thousands(static_cast<long long>(f.bytes_per_token)),
-                     human_bytes(f.bytes_at_context),
+                     window_text(config, f), human_bytes(f.bytes_at_context),
                      format_number("%.2f%%", 100.0 * f.fraction_of_mha)});
     }
   }
@@ -70,8 +80,10 @@ int run_kv(const KvOptions& o) {
     std::cout << records.dump(2) << "\n";
     return 0;
   }
-  std::cout << "KV cache, " << to_string(dtype) << " (" << element_bytes
-            << " B/element); 'vs MHA' = elements per token per layer / 2*n_heads*d_h\n\n";
+  std::cout
+      << "KV cache, " << to_string(dtype) << " (" << element_bytes
+      << " B/element); 'vs MHA' = elements per token per layer / 2*n_heads*d_h; 'window' = "
+         "sliding window x sliding layers / layers, which keep min(context, window) tokens\n\n";
   table.print(std::cout);
   return 0;
 }

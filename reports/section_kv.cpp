@@ -26,16 +26,26 @@ struct KvRow {
 };
 
 // "8 kv heads x 128", "latent 512 + rope 64", "32 heads x (128 + 64)".
+// ", window W on s/n layers" for a model with sliding layers.
+std::string window_detail(const LayerConfig& c) {
+  int64_t sliding = 0;
+  for (int64_t layer = 0; layer < c.n_layers; ++layer)
+    sliding += c.type_of_layer(layer) == LayerType::sliding_attention;
+  if (sliding == 0) return "";
+  return ", window " + std::to_string(*c.sliding_window) + " on " + std::to_string(sliding) + "/" +
+         std::to_string(c.n_layers) + " layers";
+}
+
 std::string cache_detail(const LayerConfig& c, ImplForm form) {
   if (!c.is_mla())
     return std::to_string(c.n_kv_heads) + " KV head" + (c.n_kv_heads == 1 ? "" : "s") + " x " +
-           std::to_string(c.head_dim);
+           std::to_string(c.head_dim) + window_detail(c);
   if (form == ImplForm::absorb)
     return "latent " + std::to_string(c.kv_lora_rank) + " + rope key " +
-           std::to_string(c.qk_rope_head_dim);
+           std::to_string(c.qk_rope_head_dim) + window_detail(c);
   return std::to_string(c.n_heads) + " heads x K " +
          std::to_string(c.qk_nope_head_dim + c.qk_rope_head_dim) + " + V " +
-         std::to_string(c.v_head_dim);
+         std::to_string(c.v_head_dim) + window_detail(c);
 }
 
 std::string reduction(double fraction_of_mha) {
@@ -90,7 +100,8 @@ Section kv_section(const std::vector<ResultsFile>& files, int64_t context) {
       "\"vs MHA\" compares with a multi-head attention of the same number of heads and head "
       "size, which caches 2 x heads x head size elements per token per layer; MLA absorb caches "
       "only the compressed latent and the shared RoPE key, MLA naive the up-projected per-head "
-      "K and V.");
+      "K and V. A model with sliding-window layers keeps min(context, window) tokens in each of "
+      "them, so its whole-model size at a context is less than bytes per token x context.");
   if (rows.empty()) {
     s.note("No case in these results.");
     return s;

@@ -11,6 +11,7 @@
 #include "core/presets.h"
 #include "variants/mask.h"
 #include "variants/rope.h"
+#include "variants/variant_spec.h"
 
 using namespace attnlab;
 
@@ -175,4 +176,24 @@ TEST_CASE("MaskSpec: sliding windows and mixed layer types") {
   CHECK(resolve_model("gpt-oss-20b@1").window() == std::nullopt);
   CHECK(resolve_model("gpt-oss-20b@2").window() == 128);
   CHECK(resolve_model("gpt-oss-20b@2").name == "gpt-oss-20b@2");
+}
+
+TEST_CASE("KV figures at a context count each sliding layer's window") {
+  // gemma-3-12b: 8 KV heads x 256, 40 of 48 layers slide over 1024 tokens; bf16.
+  const LayerConfig gemma = load_preset("gemma-3-12b");
+  const KvFigures g = kv_figures(gemma, ImplForm::standard, 32768, 2, 2.0);
+  const double per_token_layer = 2.0 * 8 * 256 * 2;
+  CHECK(g.sliding_layers == 40);
+  CHECK(g.bytes_at_context == 2 * per_token_layer * (8 * 32768.0 + 40 * 1024.0));
+  CHECK(g.bytes_at_context_without_window == 2 * per_token_layer * 48 * 32768.0);
+  // Below the window nothing is saved; mistral-7b slides on every layer.
+  const LayerConfig mistral = load_preset("mistral-7b");
+  const KvFigures short_context = kv_figures(mistral, ImplForm::standard, 1000, 1, 2.0);
+  CHECK(short_context.bytes_at_context == short_context.bytes_at_context_without_window);
+  CHECK(kv_figures(mistral, ImplForm::standard, 100000, 1, 2.0).bytes_at_context ==
+        32 * 4096.0 * 2048 * 2);
+  // No window: unchanged figures.
+  const KvFigures llama = kv_figures(load_preset("llama-3.1-8b"), ImplForm::standard, 4096, 1, 2);
+  CHECK(llama.sliding_layers == 0);
+  CHECK(llama.bytes_at_context == llama.bytes_at_context_without_window);
 }

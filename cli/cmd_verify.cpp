@@ -102,7 +102,8 @@ Command add_verify_command(CLI::App& root) {
   app->add_option("--inject-fault", o->fault,
                   "Run the CPU backend with a deliberate bug instead (softmax_scale, rope_pairs, "
                   "rope_query_only, causal_off_by_one, value_bias_unfolded, heads_permuted, "
-                  "cache_offset_ignored): the gate must fail");
+                  "cache_offset_ignored, sink_ignored, qk_norm_skipped, window_ignored): the "
+                  "gate must fail");
   app->add_flag("--show-skipped", o->show_skipped, "Also list the skipped rows and why");
   app->add_option("--threads", o->threads, "OpenMP threads (default: all cores)")
       ->check(CLI::Range(1, 1024));

@@ -1,6 +1,7 @@
 // Helpers shared by the reference's per-form algorithms (declared in reference_detail.h): token
 // rows, biased projections, cache slot addressing, the stable softmax with its log-sum-exp,
-// attention of one query head over cached K/V, and the output projection.
+// attention of one query head over cached K/V (with an optional sink logit), and the output
+// projection.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -86,7 +87,7 @@ Softmax softmax_with_lse(const std::vector<double>& scores) {
 
 HeadResult attend_cached_kv(const std::vector<double>& q, const Tensor<double>& k,
                             const Tensor<double>& v, int64_t b, int64_t kv_head, KeyRange keys,
-                            double scale) {
+                            double scale, std::optional<double> sink_logit) {
   const int64_t d_k = k.dim(3), d_v = v.dim(3);
   if (static_cast<int64_t>(q.size()) != d_k)
     throw std::logic_error("attend_cached_kv: query and key widths differ");
@@ -95,6 +96,8 @@ HeadResult attend_cached_kv(const std::vector<double>& q, const Tensor<double>& 
     const double* key = cache_elements_to_read(k, b, t, kv_head * d_k, d_k);
     scores[t - keys.lo] = dot(q.data(), key, d_k) * scale;
   }
+  // The sink is the last score; no value is mixed for it (its value vector is zero).
+  if (sink_logit) scores.push_back(*sink_logit);
   const Softmax softmax = softmax_with_lse(scores);
   HeadResult head;
   head.output.assign(d_v, 0.0);

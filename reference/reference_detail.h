@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -49,7 +50,8 @@ struct Softmax {
 };
 Softmax softmax_with_lse(const std::vector<double>& scores);
 
-// One query head's attention result: the value mixture and the LSE of its scaled scores.
+// One query head's attention result: the value mixture and the LSE of its scaled scores (and of
+// the sink logit, when there is one).
 struct HeadResult {
   std::vector<double> output;
   double lse = 0;
@@ -58,10 +60,11 @@ struct HeadResult {
 // Attention of one query vector q over cached per-head keys and values: k is [B, T, heads, d_k]
 // (d_k == q.size()), v is [B, T, heads, d_v]; the query sees slots [keys.lo, keys.hi) of
 // sequence b (mask_spec(config).keys_for(its slot)), kv head `kv_head`. score_t = (q . k_t) *
-// scale.
+// scale. With a sink logit (attention sinks, gpt-oss), it joins the softmax as one more score
+// whose value vector is zero: it takes a share of the weights and enters the LSE.
 HeadResult attend_cached_kv(const std::vector<double>& q, const Tensor<double>& k,
                             const Tensor<double>& v, int64_t b, int64_t kv_head, KeyRange keys,
-                            double scale);
+                            double scale, std::optional<double> sink_logit = std::nullopt);
 
 // Stores the concatenated head outputs of token (b, s) through o_proj into result.out and the
 // per-head LSEs into result.lse.

@@ -6,8 +6,9 @@
 //   multiply-adds: linear() (out x in per row), and the reference's dot and axpy helpers, which
 //     every attention score, value mixture and MLA absorb per-head product goes through
 //     (absorbed query W_UK^T q_nope, key-bias score q_nope . b_UK, value up-projection W_UV o).
-//     Not counted: bias adds, the score scale, softmax (max, exp, division), RMSNorm and RoPE:
-//     elementwise work outside the contractions, which the cost model leaves out too.
+//     Not counted: bias adds, the score scale, softmax (max, exp, division; a sink logit is one
+//     more softmax term), RMSNorm (MLA's latent norms, QK-norm) and RoPE: elementwise work
+//     outside the contractions, which the cost model leaves out too.
 //   cache elements: what the attention reads from the cache (each element once, however many
 //     query heads read it) and what a step writes into it, by address within one forward().
 // Use one counter per forward() call: the reference grows its cache into fresh buffers each

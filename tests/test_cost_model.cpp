@@ -32,7 +32,8 @@ namespace {
 
 // GQA groups of 3 with every bias, MHA without RoPE, MQA with one bias, MLA with q_lora and
 // every bias, MLA without q_lora or latent norms with the kv_b_proj bias only (absorb's key-bias
-// score), MLA with q_lora and no bias.
+// score), MLA with q_lora and no bias, GQA with QK-norm (Gemma's weight offset) and attention
+// sinks (their weights read, their elementwise work not counted).
 const char* kLayers[] = {
     R"({"name": "gqa", "attention": "gqa", "hidden_size": 14, "n_heads": 6, "n_kv_heads": 2,
         "head_dim": 4, "rope": {"layout": "interleaved", "theta": 10000},
@@ -52,6 +53,10 @@ const char* kLayers[] = {
     R"({"name": "mla-plain", "attention": "mla", "hidden_size": 17, "n_heads": 5,
         "q_lora_rank": 10, "kv_lora_rank": 6, "qk_nope_head_dim": 4, "qk_rope_head_dim": 2,
         "v_head_dim": 7, "rope": {"layout": "interleaved", "theta": 10000}})",
+    R"({"name": "gqa-norm-sinks", "attention": "gqa", "hidden_size": 10, "n_heads": 4,
+        "n_kv_heads": 2, "head_dim": 6, "rope": {"layout": "half_split", "theta": 10000},
+        "qk_norm": true, "qk_norm_weight_offset": 1, "attention_sinks": true,
+        "biases": ["q_proj", "k_proj"]})",
 };
 
 struct Phase {

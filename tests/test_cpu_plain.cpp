@@ -26,8 +26,13 @@ namespace {
 
 using namespace attnlab;
 
-const std::vector<std::string> kTinyPresets = {"tiny-mha", "tiny-gqa", "tiny-mqa", "tiny-mla",
-                                               "tiny-mla-lite"};
+// With the model features: windows (tiny-window, the sliding layers 0 of tiny-gpt-oss and
+// tiny-gemma), sinks (tiny-gpt-oss, both layers), QK-norm (tiny-gemma, tiny-qwen3), scaled and
+// partial RoPE.
+const std::vector<std::string> kTinyPresets = {"tiny-mha",     "tiny-gqa",       "tiny-mqa",
+                                               "tiny-mla",     "tiny-mla-lite",  "tiny-window",
+                                               "tiny-gpt-oss", "tiny-gpt-oss@1", "tiny-gemma",
+                                               "tiny-gemma@1", "tiny-qwen3",     "tiny-mla-yarn"};
 
 // Bounds from the brief: fp32 compute against fp64 (llama.cpp's NMSE, an llm.c-style abs bound).
 constexpr double kMaxNmse = 1e-10;
@@ -168,7 +173,7 @@ std::vector<Case> tiny_cases() {
   std::vector<Case> cases;
   uint64_t seed = 100;
   for (const std::string& name : kTinyPresets) {
-    const LayerConfig config = load_preset(name);
+    const LayerConfig config = resolve_model(name);
     for (ImplForm form : impl_forms_for(config)) cases.push_back({config, form, seed});
     ++seed;
   }

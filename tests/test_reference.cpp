@@ -1,7 +1,8 @@
 // Tests of the fp64 reference (reference/reference_attention.h): its building blocks against
 // values worked out by hand, a one-head layer against a hand-computed softmax mixture, GQA head
-// grouping, MLA absorb == naive with biases on, decode-through-the-cache == prefill for every tiny
-// preset and form, cache shapes, and the errors forward() must raise.
+// grouping, QK-norm and attention sinks against hand-computed values, MLA absorb == naive with
+// biases on, decode-through-the-cache == prefill for every tiny preset and form (windows, sinks,
+// QK-norm and scaled RoPE among them), cache shapes, and the errors forward() must raise.
 #include <catch2/catch.hpp>
 
 #include <cmath>
@@ -22,7 +23,9 @@ using Catch::Detail::Approx;
 
 namespace {
 
-const char* kTinyPresets[] = {"tiny-mha", "tiny-gqa", "tiny-mqa", "tiny-mla", "tiny-mla-lite"};
+const char* kTinyPresets[] = {"tiny-mha",      "tiny-gqa",     "tiny-mqa",     "tiny-mla",
+                              "tiny-mla-lite", "tiny-window",  "tiny-gpt-oss", "tiny-gpt-oss@1",
+                              "tiny-gemma",    "tiny-gemma@1", "tiny-qwen3",   "tiny-mla-yarn"};
 
 Tensor<double> matrix(int64_t rows, int64_t cols, std::vector<double> values) {
   return Tensor<double>({rows, cols}, std::move(values));
@@ -177,6 +180,74 @@ TEST_CASE("one-head MHA layer matches a hand-computed softmax mixture", "[refere
   CHECK(cache.length == 2);
 }
 
+TEST_CASE("QK-norm normalises each query and key head with weight + offset, before RoPE",
+          "[reference][qk_norm]") {
+  // hidden 2, one head of width 2, identity q/k/v/o projections, scale 0.5, rms_norm_eps 3.5,
+  // weight offset 1, q_norm.weight [1, 2] (effective [2, 3]), k_norm.weight [0, 1] (effective
+  // [1, 2]); interleaved RoPE with theta 100: pair 0 turns by `position` radians.
+  LayerConfig config = hand_config(AttentionKind::mha, 2, 1, 1, 2);
+  config.softmax_scale = 0.5;
+  config.rope_layout = RopeLayout::interleaved;
+  config.rope_theta = 100;
+  config.qk_norm = true;
+  config.qk_norm_weight_offset = 1;
+  config.rms_norm_eps = 3.5;
+  validate_layer_config(config, "hand-built config");
+  Weights w;
+  for (const char* name : {"q_proj", "k_proj", "v_proj", "o_proj"})
+    w.tensors[std::string(name) + ".weight"] = matrix(2, 2, {1, 0, 0, 1});
+  w.tensors["q_norm.weight"] = Tensor<double>({2}, std::vector<double>{1, 2});
+  w.tensors["k_norm.weight"] = Tensor<double>({2}, std::vector<double>{0, 1});
+  // x = [3, 4] at position 1: mean(x^2) = 12.5, rms = sqrt(12.5 + 3.5) = 4, x / rms =
+  // [0.75, 1]; q = [0.75 * 2, 1 * 3] = [1.5, 3], k = [0.75 * 1, 1 * 2] = [0.75, 2]. Both turn by
+  // the same angle, so the score is unrotated: (1.5 * 0.75 + 3 * 2) * 0.5 = 3.5625, the LSE of
+  // the single key. The cache holds k rotated by 1 radian: (0.75 cos 1 - 2 sin 1,
+  // 0.75 sin 1 + 2 cos 1). (RoPE first, then the norm, would give other values: the weight is
+  // not uniform.)
+  const Tensor<double> x({1, 1, 2}, std::vector<double>{3, 4});
+  Cache cache;
+  const Result r =
+      reference::forward(config, w, ImplForm::standard, x, sequential_positions(1, 1, 1), cache);
+  CHECK(r.lse.data[0] == Approx(3.5625).epsilon(1e-14));
+  CHECK(r.out.data[0] == Approx(3.0).epsilon(1e-14));  // v = x, untouched by the norms
+  CHECK(r.out.data[1] == Approx(4.0).epsilon(1e-14));
+  REQUIRE(cache.parts[0].shape == Shape{1, 1, 1, 2});
+  CHECK(cache.parts[0].data[0] == Approx(0.75 * std::cos(1.0) - 2 * std::sin(1.0)).epsilon(1e-14));
+  CHECK(cache.parts[0].data[1] == Approx(0.75 * std::sin(1.0) + 2 * std::cos(1.0)).epsilon(1e-14));
+}
+
+TEST_CASE("a sink logit joins each head's softmax with a zero value", "[reference][sinks]") {
+  // The one-head layer of the hand-computed mixture below, with sinks = [0.5].
+  LayerConfig config = hand_config(AttentionKind::mha, 2, 1, 1, 2);
+  config.softmax_scale = 0.5;
+  config.attention_sinks = true;
+  validate_layer_config(config, "hand-built config");
+  Weights w;
+  w.tensors["q_proj.weight"] = matrix(2, 2, {1, 0, 0, 1});
+  w.tensors["k_proj.weight"] = matrix(2, 2, {1, 0, 0, 1});
+  w.tensors["v_proj.weight"] = matrix(2, 2, {2, 0, 0, 3});
+  w.tensors["o_proj.weight"] = matrix(2, 2, {1, 0, 0, 1});
+  w.tensors["sinks"] = Tensor<double>({1}, std::vector<double>{0.5});
+  const Tensor<double> x({1, 2, 2}, std::vector<double>{1, 0, 0, 2});
+  Cache cache;
+  const Result r =
+      reference::forward(config, w, ImplForm::standard, x, sequential_positions(1, 2), cache);
+  // Token 0: logits (score 0.5, sink 0.5) -> weights (1/2, 1/2): out = v0 / 2 = [1, 0];
+  // lse = log(2 e^0.5) = 0.5 + log 2 = 1.1931471805599454.
+  CHECK(r.out.data[0] == Approx(1.0).epsilon(1e-15));
+  CHECK(r.out.data[1] == Approx(0.0).margin(1e-15));
+  CHECK(r.lse.data[0] == Approx(1.1931471805599454).epsilon(1e-14));
+  // Token 1: logits (0, 2, sink 0.5); sum = 1 + e^2 + e^0.5 = 10.037777369630778;
+  // out = (1 * [2, 0] + e^2 * [0, 6]) / sum = [0.19924729612463665, 4.416748345875563];
+  // lse = log(sum) = 2.3063557122291463.
+  const double sum = 1 + std::exp(2.0) + std::exp(0.5);
+  CHECK(r.out.data[2] == Approx(2 / sum).epsilon(1e-14));
+  CHECK(r.out.data[3] == Approx(6 * std::exp(2.0) / sum).epsilon(1e-14));
+  CHECK(r.lse.data[1] == Approx(std::log(sum)).epsilon(1e-14));
+  CHECK(r.out.data[2] == Approx(0.19924729612463665).epsilon(1e-14));
+  CHECK(r.lse.data[1] == Approx(2.3063557122291463).epsilon(1e-14));
+}
+
 TEST_CASE("GQA: query heads 0,1 read kv head 0 and heads 2,3 read kv head 1", "[reference][gqa]") {
   // hidden 2, 4 query heads, 2 kv heads, head_dim 2. v_proj passes x to one kv head and zeros
   // the other; o_proj selects the slice of one query head. A query head's output vanishes
@@ -220,7 +291,7 @@ TEST_CASE("GQA: query heads 0,1 read kv head 0 and heads 2,3 read kv head 1", "[
 TEST_CASE("MLA absorb equals MLA naive with biases on (prefill then decode)", "[reference][mla]") {
   for (const char* name : {"tiny-mla", "tiny-mla-lite"}) {
     INFO("preset " << name);
-    const LayerConfig config = load_preset(name);
+    const LayerConfig config = resolve_model(name);
     REQUIRE(config.has_bias("kv_b_proj"));  // the case seed 002 gets wrong
     const Weights w = random_weights(config, 42);
     const int64_t batch = 2, prefill = 5, decode = 3;
@@ -258,7 +329,7 @@ TEST_CASE("the kv_b_proj bias matters, so absorb == naive above is a real check"
 
 TEST_CASE("decoding token by token through the cache equals one prefill", "[reference][cache]") {
   for (const char* name : kTinyPresets) {
-    const LayerConfig config = load_preset(name);
+    const LayerConfig config = resolve_model(name);
     const Weights w = random_weights(config, 1);
     const int64_t batch = 2, seq = 6;
     const Tensor<double> x = random_activations(batch, seq, config.hidden_size, 2);
@@ -285,7 +356,7 @@ TEST_CASE("decoding token by token through the cache equals one prefill", "[refe
 
 TEST_CASE("cache parts after prefill have the shapes of cache_layout", "[reference][cache]") {
   for (const char* name : kTinyPresets) {
-    const LayerConfig config = load_preset(name);
+    const LayerConfig config = resolve_model(name);
     const Weights w = random_weights(config, 3);
     for (ImplForm form : impl_forms_for(config)) {
       INFO("preset " << name << ", form " << to_string(form));

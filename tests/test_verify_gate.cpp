@@ -1,8 +1,9 @@
 // The verify gate bites: every deliberate bug of cpu::Fault, injected into a copy of the CPU
 // implementation through the registry, makes `attnlab verify` report FAIL on the checks that
-// should see it (naming the case), while the real implementations pass everything. Also: the
-// bias statistic of judge() sees a bf16 store that rounds toward zero (which every other bound
-// lets through) and passes one that rounds to nearest, and the adversarial fields of verify
+// should see it (naming the case), while the real implementations pass everything; the faults of
+// the model features (sinks, QK-norm, windows) fail exactly the presets that have the feature.
+// Also: the bias statistic of judge() sees a bf16 store that rounds toward zero (which every other
+// bound lets through) and passes one that rounds to nearest, and the adversarial fields of verify
 // cases (activation_scale, position_offset, near_ties, dtypes) do what they say.
 #include <sys/wait.h>
 
@@ -154,6 +155,50 @@ TEST_CASE("an ignored cache offset fails decode and chunked prefill, reading NaN
   for (const CaseResult& r : results)
     saw_nan = saw_nan || r.detail.find("non-finite") != std::string::npos;
   CHECK(saw_nan);
+}
+
+TEST_CASE("the model-feature faults fail the presets with the feature and pass the others") {
+  // One case per feature preset (layer 0 of tiny-gpt-oss and tiny-gemma slides, their layer 1
+  // does not); 9 tokens, so windows of 3, 4 and 5 hide keys.
+  std::vector<VerifyCase> cases;
+  uint64_t seed = 20;
+  for (const char* model : {"tiny-gpt-oss", "tiny-gpt-oss@1", "tiny-gemma", "tiny-gemma@1",
+                            "tiny-qwen3", "tiny-window", "tiny-mla-yarn"}) {
+    VerifyCase c;
+    c.model = model;
+    c.seed = seed++;
+    cases.push_back(c);
+  }
+  struct Expectation {
+    const char* fault;
+    std::vector<const char*> failing;  // every other model passes
+  };
+  const Expectation expectations[] = {
+      {"sink_ignored", {"tiny-gpt-oss", "tiny-gpt-oss@1"}},
+      {"qk_norm_skipped", {"tiny-gemma", "tiny-gemma@1", "tiny-qwen3"}},
+      {"window_ignored", {"tiny-gpt-oss", "tiny-gemma", "tiny-window"}},
+  };
+  for (const Expectation& e : expectations) {
+    const auto rows = by_key(run_conformance(cases, faulty_cpu(e.fault)));
+    for (const VerifyCase& c : cases) {
+      const std::string form = form_of(c.model.c_str());
+      bool fails = false;
+      for (const char* model : e.failing) fails = fails || c.model == model;
+      INFO(e.fault << " " << c.model << " " << form);
+      const CaseStatus expected = fails ? CaseStatus::fail : CaseStatus::pass;
+      CHECK(status(rows, c.model, "prefill", form) == expected);
+      CHECK(status(rows, c.model, "decode", form) == expected);
+    }
+  }
+  // And without a fault, cpu-plain passes every row of these cases.
+  std::vector<Implementation> plain;
+  for (const Implementation& impl : implementations())
+    if (impl.backend == "cpu-plain") plain.push_back(impl);
+  REQUIRE(plain.size() == 3);
+  for (const CaseResult& r : run_conformance(cases, plain)) {
+    INFO(r.case_name << " " << r.check << " " << r.impl << ": " << r.detail);
+    CHECK(r.status != CaseStatus::fail);
+  }
 }
 
 namespace {

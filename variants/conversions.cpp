@@ -1,7 +1,8 @@
 // The exact layer rewrites declared in conversions.h: GQA/MQA -> MHA (repeat k/v rows per query
 // group), GQA -> MLA (TransMLA: latent = [k | v], kv_b_proj selects each head's group), MLA -> MHA
 // (materialised products of the low-rank factors), RoPE layout swap (q/k rows permuted within
-// every rotated head vector) and head sharding (tensor parallelism). Every function checks its
+// every rotated head vector) and head sharding (tensor parallelism); the q/k norm weights and
+// sink logits of mha/gqa/mqa layers follow their heads and rows. Every function checks its
 // input layer (valid config, weights exactly weight_specs), throws attnlab::Error naming a failed
 // precondition, and returns a layer whose config validates and whose weights are exactly
 // weight_specs(new config). All arithmetic is fp64 on the master weights.
@@ -169,14 +170,16 @@ void permute_projection(const Layer& from, const std::string& projection,
     put(to, projection + ".bias", select_rows(*b, rows));
 }
 
-// The per-head extras of an MHA/GQA/MQA layer for query heads [first, first + count): the q/k
-// norm weights (shared by every head) and those heads' sink logits.
-void copy_head_extras(const Layer& from, int64_t first, int64_t count, Weights& to) {
+// QK-norm weights [head_dim] (one per layer, shared by every head) and the per-query-head sink
+// logits of the query heads in `query_heads` (sinks[h] for each listed h), when the layer has
+// them. `norm_rows` orders the norm weights' elements (the identity unless RoPE pairs move).
+void put_norms_and_sinks(const Layer& from, const std::vector<int64_t>& norm_rows,
+                         const std::vector<int64_t>& query_heads, Weights& to) {
   if (from.config.qk_norm)
     for (const char* name : {"q_norm.weight", "k_norm.weight"})
-      put(to, name, from.weights.get(name));
+      put(to, name, select_rows(from.weights.get(name), norm_rows));
   if (from.config.attention_sinks)
-    put(to, "sinks", select_rows(from.weights.get("sinks"), row_range(first, count)));
+    put(to, "sinks", select_rows(from.weights.get("sinks"), query_heads));
 }
 
 }  // namespace
@@ -200,7 +203,7 @@ Layer gqa_as_mha(const Layer& gqa) {
   permute_projection(gqa, "k_proj", rows, mha.weights);
   permute_projection(gqa, "v_proj", rows, mha.weights);
   copy_projection(gqa, "o_proj", mha.weights);
-  copy_head_extras(gqa, 0, heads, mha.weights);
+  put_norms_and_sinks(gqa, row_range(0, d), row_range(0, heads), mha.weights);
   return finish(kName, std::move(mha));
 }
 
@@ -214,10 +217,10 @@ Layer gqa_as_mla(const Layer& gqa) {
          std::string("needs rope layout 'none' (RoPE on the full head cannot be moved into a "
                      "shared latent), got '") +
              to_string(c.rope_layout) + "'");
-  if (c.attention_sinks || c.qk_norm)
+  if (c.qk_norm || c.attention_sinks)
     fail(kName, c,
-         std::string("needs a layer without ") + (c.qk_norm ? "qk_norm" : "attention_sinks") +
-             " (MLA has no per-head key norm or sink)");
+         std::string("needs no ") + (c.qk_norm ? "qk_norm" : "attention_sinks") +
+             " (MLA has neither)");
   const int64_t heads = c.n_heads, n_kv = c.n_kv_heads, d = c.head_dim, group = heads / n_kv;
   const int64_t d_c = 2 * n_kv * d;
 
@@ -367,10 +370,8 @@ Layer swap_rope_layout(const Layer& layer) {
     const int64_t d = c.head_dim;
     permute_projection(layer, "q_proj", permuted_rows(c.n_heads, d, 0, perm), out.weights);
     permute_projection(layer, "k_proj", permuted_rows(c.n_kv_heads, d, 0, perm), out.weights);
-    // QK-norm multiplies element i of every head by weight[i]: the weights move with the rows.
-    if (c.qk_norm)
-      for (const char* name : {"q_norm.weight", "k_norm.weight"})
-        put(out.weights, name, select_rows(layer.weights.get(name), permuted_rows(1, d, 0, perm)));
+    // The q/k norms scale element j of a head by weight[j]: their weights move with the rows.
+    put_norms_and_sinks(layer, permuted_rows(1, d, 0, perm), row_range(0, c.n_heads), out.weights);
   } else {
     const int64_t qk = c.qk_head_dim(), d_nope = c.qk_nope_head_dim;
     const std::string q = c.q_lora_rank == 0 ? "q_proj" : "q_b_proj";
@@ -416,7 +417,7 @@ std::vector<Layer> shard_heads(const Layer& layer, int64_t world_size) {
       permute_projection(layer, "q_proj", head_rows(first, local_heads, d), shard.weights);
       permute_projection(layer, "k_proj", head_rows(first_kv, local_kv, d), shard.weights);
       permute_projection(layer, "v_proj", head_rows(first_kv, local_kv, d), shard.weights);
-      copy_head_extras(layer, first, local_heads, shard.weights);
+      put_norms_and_sinks(layer, row_range(0, d), head_rows(first, local_heads, 1), shard.weights);
     } else {
       const int64_t qk = c.qk_head_dim(), kv_b = c.qk_nope_head_dim + c.v_head_dim;
       if (c.q_lora_rank == 0) {

@@ -9,11 +9,12 @@
 //   the value mixture of every (query, key) pair the mask shows (variants/mask.h; the masked half
 //   of a causal prefill is not counted, whatever an implementation computes); for MLA absorb the
 //   per-head W_UK and W_UV products and the key-bias score q_nope . b_UK. Not counted: bias adds,
-//   the score scale, softmax, RMSNorm and RoPE (elementwise work). attention_flops is the part
+//   the score scale, softmax (with its sink logit), RMSNorm (MLA's latent norms, QK-norm) and
+//   RoPE (elementwise work). attention_flops is the part
 //   that grows with the (query, key) pairs, projection_flops the part per new token.
 // - Bytes: every cache element the attention reads, once per step (the slots the mask shows any
 //   new token, old and new); every element the step writes; every weight tensor of the layer
-//   (weight_specs: linear weights, biases, norm weights), read once, fp32.
+//   (weight_specs: linear weights, biases, norm weights, sink logits), read once, fp32.
 #pragma once
 
 #include <cstdint>

@@ -53,6 +53,23 @@ void rms_norm_rows(float* x, int64_t rows, int64_t dim, int64_t stride,
   }
 }
 
+std::vector<float> qk_norm_weight(const LayerConfig& config, const Weights& weights,
+                                  const std::string& name) {
+  const Tensor<double>& weight = weights.get(name);
+  std::vector<float> effective(weight.data.size());
+  for (size_t i = 0; i < effective.size(); ++i)
+    effective[i] = static_cast<float>(weight.data[i] + config.qk_norm_weight_offset);
+  return effective;
+}
+
+void fold_sink(float* out, int64_t value_dim, float* lse, float sink) {
+  const float shift = std::max(*lse, sink);
+  const float folded = shift + std::log(std::exp(*lse - shift) + std::exp(sink - shift));
+  const float keep = std::exp(*lse - folded);
+  for (int64_t i = 0; i < value_dim; ++i) out[i] *= keep;
+  *lse = folded;
+}
+
 float softmax_in_place(float* scores, int64_t n_keys, float* lse) {
   float max_score = -std::numeric_limits<float>::infinity();
   for (int64_t t = 0; t < n_keys; ++t) max_score = std::max(max_score, scores[t]);
@@ -165,6 +182,7 @@ RopeSpec rope_spec(const LayerConfig& config, Fault fault) {
 
 KeyRange visible_keys(const MaskSpec& mask, int64_t length, int64_t s, int64_t seq, Fault fault) {
   KeyRange keys = mask.keys_for(length + s);
+  if (fault == Fault::window_ignored) keys.lo = 0;
   if (fault == Fault::causal_off_by_one) keys.hi = std::min(keys.hi + 1, length + seq);
   return keys;
 }

@@ -42,6 +42,16 @@ struct Linear {
 void rms_norm_rows(float* x, int64_t rows, int64_t dim, int64_t stride,
                    const std::vector<float>& weight, double eps);
 
+// The weight a q/k norm multiplies by, in fp32: "<name>" (q_norm.weight or k_norm.weight) plus
+// config.qk_norm_weight_offset (Gemma's 1 + w), added in fp64.
+std::vector<float> qk_norm_weight(const LayerConfig& config, const Weights& weights,
+                                  const std::string& name);
+
+// Folds an attention sink into one head's finished attention, post hoc: with the head's output
+// `out` (value_dim floats) and the LSE of its scores in *lse, lse' = log(exp(lse) + exp(sink))
+// and out *= exp(lse - lse'); *lse becomes lse'. Computed with the larger of the two shifted out.
+void fold_sink(float* out, int64_t value_dim, float* lse, float sink);
+
 // The softmax part of one query's attention over n_keys keys of one head, shared by every form:
 // scores[j] holds the scaled score of the j-th visible key on entry and the unnormalised weight
 // exp(score - max) on return. Returns the normaliser sum; *lse (when non-null) gets
@@ -55,7 +65,7 @@ float softmax_scale(const LayerConfig& config, Fault fault);
 RopeSpec rope_spec(const LayerConfig& config, Fault fault);
 // Key slots [lo, hi) visible to new token s of a forward that appends `seq` tokens to `length`
 // cached ones: mask.keys_for(length + s) (Fault::causal_off_by_one: hi + 1, clipped to the
-// tokens written so far).
+// tokens written so far; Fault::window_ignored: lo = 0).
 KeyRange visible_keys(const MaskSpec& mask, int64_t length, int64_t s, int64_t seq, Fault fault);
 // Cache slot that new token s is written to.
 int64_t write_slot(int64_t length, int64_t s, Fault fault);

@@ -28,14 +28,21 @@ const char* to_string(Fault fault) {
       return "heads_permuted";
     case Fault::cache_offset_ignored:
       return "cache_offset_ignored";
+    case Fault::sink_ignored:
+      return "sink_ignored";
+    case Fault::qk_norm_skipped:
+      return "qk_norm_skipped";
+    case Fault::window_ignored:
+      return "window_ignored";
   }
   return "?";
 }
 
 std::vector<Fault> all_faults() {
-  return {Fault::softmax_scale,       Fault::rope_pairs,          Fault::rope_query_only,
-          Fault::causal_off_by_one,   Fault::value_bias_unfolded, Fault::heads_permuted,
-          Fault::cache_offset_ignored};
+  return {Fault::softmax_scale,        Fault::rope_pairs,          Fault::rope_query_only,
+          Fault::causal_off_by_one,    Fault::value_bias_unfolded, Fault::heads_permuted,
+          Fault::cache_offset_ignored, Fault::sink_ignored,        Fault::qk_norm_skipped,
+          Fault::window_ignored};
 }
 
 std::unique_ptr<Attention> make_plain_attention(const LayerConfig& config, const Weights& weights,

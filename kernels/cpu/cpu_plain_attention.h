@@ -29,6 +29,9 @@ enum class Fault {
   value_bias_unfolded,   // MLA absorb drops kv_b_proj's value bias (seed 002's mistake)
   heads_permuted,        // head h's output lands in head h+1's slot before o_proj
   cache_offset_ignored,  // new tokens written at slot s instead of length + s (decode only)
+  sink_ignored,          // attention sinks not applied (output and LSE of the keys alone)
+  qk_norm_skipped,       // the q/k RMSNorms left out (raw projections roped and cached)
+  window_ignored,        // a sliding layer's window ignored: plain causal
 };
 const char* to_string(Fault fault);
 std::vector<Fault> all_faults();  // every fault except none

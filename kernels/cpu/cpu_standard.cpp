@@ -1,7 +1,8 @@
 // The plain CPU form of MHA, GQA and MQA (ImplForm::standard): q/k/v projections through Eigen,
-// RoPE on every query and key head, the new keys and values appended to a K, V cache
-// [B, T, n_kv, d], then causal attention per (batch, query head) where query head h reads kv
-// head h / (n_heads / n_kv_heads), and o_proj over the concatenated heads.
+// QK-norm (when configured) then RoPE on every query and key head, the new keys and values
+// appended to a K, V cache [B, T, n_kv, d], then attention over the mask's key range per
+// (batch, query head) where query head h reads kv head h / (n_heads / n_kv_heads), the head's
+// sink (when configured) folded in post hoc, and o_proj over the concatenated heads.
 #include <memory>
 #include <string>
 #include <vector>
@@ -31,6 +32,12 @@ class StandardAttention final : public Attention {
         v_proj_(Linear::load(config, weights, "v_proj")),
         o_proj_(Linear::load(config, weights, "o_proj")),
         rope_(rope_spec(config, fault)),
+        qk_norm_(config.qk_norm && fault != Fault::qk_norm_skipped),
+        q_norm_(qk_norm_ ? qk_norm_weight(config, weights, "q_norm.weight") : std::vector<float>{}),
+        k_norm_(qk_norm_ ? qk_norm_weight(config, weights, "k_norm.weight") : std::vector<float>{}),
+        sinks_(config.attention_sinks && fault != Fault::sink_ignored
+                   ? to_float(weights.get("sinks"))
+                   : std::vector<float>{}),
         owner_("cpu standard attention, " + std::to_string(config.n_kv_heads) + " kv heads x " +
                std::to_string(config.head_dim)) {}
 
@@ -64,6 +71,10 @@ class StandardAttention final : public Attention {
     q_proj_.apply(x, rows, q);
     k_proj_.apply(x, rows, k.data());
     v_proj_.apply(x, rows, v.data());
+    if (qk_norm_) {  // each head over its head_dim, before RoPE
+      rms_norm_rows(q, rows * config_.n_heads, d, d, q_norm_, config_.rms_norm_eps);
+      rms_norm_rows(k.data(), rows * config_.n_kv_heads, d, d, k_norm_, config_.rms_norm_eps);
+    }
     for (int64_t b = 0; b < batch; ++b) {
       for (int64_t s = 0; s < seq; ++s) {
         const int64_t row = b * seq + s;
@@ -99,11 +110,14 @@ class StandardAttention final : public Attention {
           const int64_t row_head = (b * seq + s) * n_heads + h;
           const int64_t out_head = (b * seq + s) * n_heads + output_head(h, n_heads, fault_);
           const float* q_head = q + row_head * d;
+          float head_lse = 0;
           attend_one_query(
               visible_keys(mask, length, s, seq, fault_),
               [&](int64_t t) { return dot(q_head, kv.slot(kKeys, b, t) + kv_offset, d) * scale; },
               [&](int64_t t) { return kv.slot(kValues, b, t) + kv_offset; }, d, scores.data(),
-              heads + out_head * d, lse != nullptr ? lse + row_head : nullptr);
+              heads + out_head * d, &head_lse);
+          if (!sinks_.empty()) fold_sink(heads + out_head * d, d, &head_lse, sinks_[h]);
+          if (lse != nullptr) lse[row_head] = head_lse;
         }
       }
     }
@@ -112,7 +126,10 @@ class StandardAttention final : public Attention {
   LayerConfig config_;
   Fault fault_;
   Linear q_proj_, k_proj_, v_proj_, o_proj_;
-  CpuRope rope_;  // rope_spec(config, fault), inverse frequencies taken once
+  CpuRope rope_;                        // rope_spec(config, fault), inverse frequencies taken once
+  bool qk_norm_;                        // config.qk_norm, unless Fault::qk_norm_skipped
+  std::vector<float> q_norm_, k_norm_;  // q/k norm weights + offset (empty without QK-norm)
+  std::vector<float> sinks_;  // [n_heads] sink logits (empty without sinks or with sink_ignored)
   std::string owner_;
 };
 

@@ -60,10 +60,10 @@ void copy_heads(const HeadsView& dst, const HeadsView& src, int64_t rows, int64_
 // writes the same vector to every head.
 void store_tokens(const CachePartView& part, int64_t length, int64_t seq, const HeadsView& src,
                   int64_t dst_offset, int64_t count);
-// Slots [0, tokens) of every (sequence, head) of the part, converted to fp32, into
-// dst[((b * heads + h) * tokens + t) * dst_width + dst_offset + i].
-void gather_tokens(const CachePartView& part, int64_t tokens, float* dst, int64_t dst_width,
-                   int64_t dst_offset);
+// Slots [first, first + tokens) of every (sequence, head) of the part, converted to fp32, slot
+// first + t into dst[((b * heads + h) * tokens + t) * dst_width + dst_offset + i].
+void gather_tokens(const CachePartView& part, int64_t first, int64_t tokens, float* dst,
+                   int64_t dst_width, int64_t dst_offset);
 // Every element of the part set to `value` (the cache's NaN poison).
 void fill_part(const CachePartView& part, float value);
 // Slots [0, tokens) of every (sequence, head) set to deterministic values in [-sqrt 3, sqrt 3)

@@ -132,6 +132,13 @@ void split_attend(const AttendShape& shape, const float* q, const float* score_b
 void combine_splits(const AttendShape& shape, int64_t splits, const float* partials,
                     const float* stats, float* out, float* lse);
 
+// Attention sinks (gpt-oss), after the attention of every query row-head qh = r * heads + h,
+// r < rows: one more logit sinks[h] whose value is zero joins the softmax, so
+// lse'[qh] = log(exp(lse[qh]) + exp(sinks[h])) and out[qh * dim ..] *= exp(lse[qh] - lse'[qh]);
+// lse[qh] becomes lse'[qh]. sinks [heads] is on the scale of the scaled scores.
+void apply_sinks(float* out, float* lse, int64_t rows, int64_t heads, int64_t dim,
+                 const float* sinks);
+
 // MLA absorb's key-bias score: out[r * heads + h] = q[(r * heads + h) * q_stride + i] .
 // b_uk[h * nope + i] summed over i < nope.
 void key_bias_scores(const float* q, int64_t rows, int64_t heads, int64_t q_stride, int64_t nope,

@@ -2,10 +2,10 @@
 // no device needed, so CI runs them. Every launch, GEMM and copy of the backend runs as it would
 // on a device, in order; this checks its index math, masks, cache layout, cuBLAS arguments and
 // error paths through the same tests as the device program (tests/cuda_common_tests.h), plus
-// the row-major -> cuBLAS translation, the prefill's query chunking, the attention kernels'
-// key ranges that start past slot 0, the emulated out-of-memory path, and the emulation's own
-// shuffled schedule (a missing barrier must show). What it cannot check: see
-// kernels/cuda/emulation/cuda_emulation.h.
+// the row-major -> cuBLAS translation, the prefill's query chunking (also under the model
+// features of tests/cuda_feature_tests.h), the attention kernels' key ranges that start past
+// slot 0, the emulated out-of-memory path, and the emulation's own shuffled schedule (a missing
+// barrier must show). What it cannot check: see kernels/cuda/emulation/cuda_emulation.h.
 #include <algorithm>
 #include <cmath>
 #include <random>
@@ -15,6 +15,7 @@
 #include "kernels/cuda/cuda_kernels.h"
 #include "kernels/cuda/cuda_memory.h"
 #include "tests/cuda_common_tests.h"
+#include "tests/cuda_feature_tests.h"
 #include "tests/implementations_under_test.h"
 
 namespace attnlab::cuda_test {
@@ -175,6 +176,18 @@ TEST_CASE("cuda emulation: prefill in chunks of queries (small score budget) con
       run_conformance(load_verify_cases("ci"), cuda_test::cuda_under_test());
   cuda::set_prefill_score_budget(saved);
   check_conformance(results, 10);
+}
+
+TEST_CASE("cuda emulation: the model features in chunks of queries (small score budget) conform",
+          "[conformance]") {
+  // A few query rows per chunk: every chunk's key block starts at its first query's window.
+  const size_t saved = cuda::prefill_score_budget();
+  cuda::set_prefill_score_budget(600);
+  const int plain_passes = cuda_test::check_features_against_plain_loop();
+  const int reference_passes = cuda_test::check_features_against_reference();
+  cuda::set_prefill_score_budget(saved);
+  CHECK(plain_passes == 6 * 3 * 4);
+  CHECK(reference_passes > 6 * 3 * 4 + 2 * 3 * 4);
 }
 
 TEST_CASE("cuda emulation: running out of device memory is an 'out of device memory' error") {

@@ -1,5 +1,6 @@
 // The CUDA backend on a real device, through the registry (backend "cuda"): conformance of every
-// form x cache dtype against the fp64 reference (verify's ci and default cases), cache bytes, NaN
+// form x cache dtype against the fp64 reference (verify's ci and default cases), the model
+// features (tests/cuda_feature_tests.h: sinks, QK-norm, windows, RoPE scalings), cache bytes, NaN
 // fill, synthetic fill and rewind, the store-rounding contract (the device's bf16/fp16
 // conversions against core/dtype.h), argument checks, the device timer, and running out of
 // device memory. Without a device the program prints "skipped: no CUDA device (...)" and exits 77,
@@ -9,6 +10,7 @@
 
 #include "kernels/cuda/device_probe.h"
 #include "tests/cuda_common_tests.h"
+#include "tests/cuda_feature_tests.h"
 
 namespace attnlab::cuda_test {
 

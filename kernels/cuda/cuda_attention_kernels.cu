@@ -1,7 +1,8 @@
 // The attention kernels of the CUDA backend (declared in cuda_kernels.h): the masked softmax of
 // the prefill path (scores come from a cuBLAS GEMM), the split-KV decode kernel with its
-// log-sum-exp combine, and MLA absorb's key-bias score. One block per row (or per row and
-// split); the block reduces through shared memory with block_max / block_sum, no warp tricks.
+// log-sum-exp combine, the attention sinks' rescale of (out, lse), and MLA absorb's key-bias
+// score. One block per row (or per row and split); the block reduces through shared memory with
+// block_max / block_sum, no warp tricks.
 //
 // Conventions (cuda_kernels.h, AttendShape): query row-head qh = (b * seq + s) * heads + h;
 // query head h reads kv head g = h / group; new token s sees the cache slots [lo, hi) =
@@ -158,6 +159,22 @@ __global__ void combine_splits_kernel(AttendShape shape, int64_t splits, const f
   if (threadIdx.x == 0 && lse != nullptr) lse[qh] = big_m + logf(big_l);
 }
 
+// idx = qh = r * heads + h; one thread per query row-head scales its dim outputs and then
+// rewrites its own lse (no other thread reads it). lse' = max + log(exp(lse - max) +
+// exp(sink - max)), max = max(lse, sink): finite for any finite lse and sink.
+__global__ void apply_sinks_kernel(float* out, float* lse, int64_t rows, int64_t heads, int64_t dim,
+                                   const float* sinks) {
+  const int64_t n = rows * heads;
+  for (int64_t qh = thread_index(); qh < n; qh += thread_count()) {
+    const float l = lse[qh], sink = sinks[qh % heads];
+    const float m = fmaxf(l, sink);
+    const float with_sink = m + logf(expf(l - m) + expf(sink - m));
+    const float factor = expf(l - with_sink);
+    for (int64_t i = 0; i < dim; ++i) out[qh * dim + i] *= factor;
+    lse[qh] = with_sink;
+  }
+}
+
 // idx = r * heads + h.
 __global__ void key_bias_kernel(const float* q, int64_t rows, int64_t heads, int64_t q_stride,
                                 int64_t nope, const float* b_uk, float* out) {
@@ -213,6 +230,12 @@ void combine_splits(const AttendShape& shape, int64_t splits, const float* parti
                     const float* stats, float* out, float* lse) {
   ATTN_LAUNCH(combine_splits_kernel, row_grid(shape.batch * shape.seq * shape.heads),
               dim3(kRowThreads), shape, splits, partials, stats, out, lse);
+}
+
+void apply_sinks(float* out, float* lse, int64_t rows, int64_t heads, int64_t dim,
+                 const float* sinks) {
+  ATTN_LAUNCH(apply_sinks_kernel, element_grid(rows * heads), dim3(kElementThreads), out, lse, rows,
+              heads, dim, sinks);
 }
 
 void key_bias_scores(const float* q, int64_t rows, int64_t heads, int64_t q_stride, int64_t nope,

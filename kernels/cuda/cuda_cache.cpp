@@ -57,7 +57,7 @@ std::vector<float> CudaCache::read_part(int index) const {
   const CachePartView view = part(index);
   const size_t elements = static_cast<size_t>(view.batch * view.heads * view.capacity * view.width);
   DeviceBuffer staging(elements * sizeof(float), "KV cache read-back");
-  gather_tokens(view, view.capacity, staging.floats(), view.width, 0);
+  gather_tokens(view, 0, view.capacity, staging.floats(), view.width, 0);
   std::vector<float> host(elements);
   copy_to_host(host.data(), staging.get(), elements * sizeof(float));
   return host;

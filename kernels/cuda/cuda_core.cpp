@@ -41,29 +41,32 @@ void decode(Workspace& ws, const AttendShape& shape, const StepKeys& keys, const
   combine_splits(shape, splits, partials, stats, r.out, r.lse);
 }
 
-// Prefill: keys K [batch, kv_heads, tokens, key_dim] and values V [.., value_dim] in fp32
-// (slots 0 .. tokens - 1, tokens = the last range's hi), the queries grouped by kv head Qg
-// [batch, kv_heads, seq * group, key_dim] (row s * group + j is head g * group + j of token s).
-// Per chunk of tokens [s0, s1) and per (b, g), row-major, with [k0, k0 + tc) = the chunk's key
-// block (StepKeys::of_block: every key any query of the chunk can see):
-//   S [rows, tc] = Qg[s0 * group ..] K[k0 ..]^T     (rows = (s1 - s0) * group)
+// Prefill: keys K [batch, kv_heads, tokens, key_dim] and values V [.., value_dim] in fp32 of the
+// slots first .. first + tokens - 1 that some new token sees ([first, first + tokens) = the
+// union of the step's ranges: the first range's lo to the last range's hi, so a sliding window
+// gathers only the slots inside it), the queries grouped by kv head Qg [batch, kv_heads,
+// seq * group, key_dim] (row s * group + j is head g * group + j of token s). Per chunk of
+// tokens [s0, s1) and per (b, g), row-major, with slots [k0, k0 + tc) = the chunk's key block
+// (StepKeys::of_block: every key any query of the chunk can see), rows k0 - first .. of K, V:
+//   S [rows, tc] = Qg[s0 * group ..] K[k0 - first ..]^T     (rows = (s1 - s0) * group)
 //   P = masked softmax of S (in place; each row's keys outside its range get 0)
-//   Og[s0 * group ..] [rows, value_dim] = P V[k0 ..]
+//   Og[s0 * group ..] [rows, value_dim] = P V[k0 - first ..]
 void prefill(const Blas& blas, Workspace& ws, const AttendShape& shape, const StepKeys& keys,
              const KeyValueParts& kv, const AttendRequest& r) {
   const int64_t batch = shape.batch, seq = shape.seq, kvh = shape.kv_heads, group = shape.group;
   const int64_t dk = shape.key_dim, dv = shape.value_dim;
-  const int64_t tokens = keys.of(seq - 1).hi;  // ranges are monotone: the last ends last
-  const int64_t grouped_rows = seq * group;    // per (b, g)
+  const KeyRange span = keys.of_block(0, seq);  // ranges are monotone: first starts, last ends
+  const int64_t first = span.lo, tokens = span.size();
+  const int64_t grouped_rows = seq * group;  // per (b, g)
 
   float* key_rows = ws.floats(Slot::keys_fp32, batch * kvh * tokens * dk);
   int64_t offset = 0;
   for (int i = 0; i < kv.key_parts; ++i) {
-    gather_tokens(kv.key[i], tokens, key_rows, dk, offset);
+    gather_tokens(kv.key[i], first, tokens, key_rows, dk, offset);
     offset += kv.key[i].width;
   }
   float* values = ws.floats(Slot::values_fp32, batch * kvh * tokens * dv);
-  gather_tokens(kv.value, tokens, values, dv, 0);
+  gather_tokens(kv.value, first, tokens, values, dv, 0);
   float* grouped_q = ws.floats(Slot::grouped_q, batch * kvh * grouped_rows * dk);
   group_queries(r.q, batch, seq, kvh, group, dk, grouped_q);
   float* grouped_out = ws.floats(Slot::grouped_out, batch * kvh * grouped_rows * dv);
@@ -88,7 +91,7 @@ void prefill(const Blas& blas, Workspace& ws, const AttendShape& shape, const St
     qk.a = grouped_q + s0 * group * dk;
     qk.lda = dk;
     qk.stride_a = grouped_rows * dk;
-    qk.b = key_rows + k0 * dk;
+    qk.b = key_rows + (k0 - first) * dk;
     qk.ldb = dk;
     qk.trans_b = true;
     qk.stride_b = tokens * dk;
@@ -107,7 +110,7 @@ void prefill(const Blas& blas, Workspace& ws, const AttendShape& shape, const St
     pv.a = scores;
     pv.lda = tc;
     pv.stride_a = rows * tc;
-    pv.b = values + k0 * dv;
+    pv.b = values + (k0 - first) * dv;
     pv.ldb = dv;
     pv.stride_b = tokens * dv;
     pv.c = grouped_out + s0 * group * dv;

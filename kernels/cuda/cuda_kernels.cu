@@ -86,16 +86,16 @@ __global__ void store_tokens_kernel(T* part, int64_t heads, int64_t capacity, in
   }
 }
 
-// idx = (stream * tokens + t) * width + i, stream = b * heads + head.
+// idx = (stream * tokens + t) * width + i, stream = b * heads + head; reads slot first + t.
 template <class T>
 __global__ void gather_tokens_kernel(const T* part, int64_t streams, int64_t capacity,
-                                     int64_t width, int64_t tokens, float* dst, int64_t dst_width,
-                                     int64_t dst_offset) {
+                                     int64_t width, int64_t first, int64_t tokens, float* dst,
+                                     int64_t dst_width, int64_t dst_offset) {
   const int64_t n = streams * tokens * width;
   for (int64_t idx = thread_index(); idx < n; idx += thread_count()) {
     const auto [stream, t, i] = split_index(idx, tokens, width);
     dst[(stream * tokens + t) * dst_width + dst_offset + i] =
-        to_float(part[(stream * capacity + t) * width + i]);
+        to_float(part[(stream * capacity + first + t) * width + i]);
   }
 }
 
@@ -188,14 +188,18 @@ void store_tokens(const CachePartView& part, int64_t length, int64_t seq, const 
   });
 }
 
-void gather_tokens(const CachePartView& part, int64_t tokens, float* dst, int64_t dst_width,
-                   int64_t dst_offset) {
+void gather_tokens(const CachePartView& part, int64_t first, int64_t tokens, float* dst,
+                   int64_t dst_width, int64_t dst_offset) {
+  if (first < 0 || tokens < 0 || first + tokens > part.capacity)
+    throw Error("gather_tokens: slots [" + std::to_string(first) + ", " +
+                std::to_string(first + tokens) + ") outside the cache capacity " +
+                std::to_string(part.capacity));
   const int64_t streams = part.batch * part.heads;
   dispatch_dtype(part.dtype, [&](auto tag) {
     using T = decltype(tag);
     ATTN_LAUNCH(gather_tokens_kernel<T>, element_grid(streams * tokens * part.width),
                 dim3(kElementThreads), static_cast<const T*>(part.data), streams, part.capacity,
-                part.width, tokens, dst, dst_width, dst_offset);
+                part.width, first, tokens, dst, dst_width, dst_offset);
   });
 }
 

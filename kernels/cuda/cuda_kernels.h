@@ -60,10 +60,10 @@ void copy_heads(const HeadsView& dst, const HeadsView& src, int64_t rows, int64_
 // writes the same vector to every head.
 void store_tokens(const CachePartView& part, int64_t length, int64_t seq, const HeadsView& src,
                   int64_t dst_offset, int64_t count);
-// Slots [0, tokens) of every (sequence, head) of the part, converted to fp32, into
-// dst[((b * heads + h) * tokens + t) * dst_width + dst_offset + i].
-void gather_tokens(const CachePartView& part, int64_t tokens, float* dst, int64_t dst_width,
-                   int64_t dst_offset);
+// Slots [first, first + tokens) of every (sequence, head) of the part, converted to fp32, slot
+// first + t into dst[((b * heads + h) * tokens + t) * dst_width + dst_offset + i].
+void gather_tokens(const CachePartView& part, int64_t first, int64_t tokens, float* dst,
+                   int64_t dst_width, int64_t dst_offset);
 // Every element of the part set to `value` (the cache's NaN poison).
 void fill_part(const CachePartView& part, float value);
 // Slots [0, tokens) of every (sequence, head) set to deterministic values in [-sqrt 3, sqrt 3)
@@ -131,6 +131,13 @@ void split_attend(const AttendShape& shape, const float* q, const float* score_b
 // heads, value_dim], lse [.. heads].
 void combine_splits(const AttendShape& shape, int64_t splits, const float* partials,
                     const float* stats, float* out, float* lse);
+
+// Attention sinks (gpt-oss), after the attention of every query row-head qh = r * heads + h,
+// r < rows: one more logit sinks[h] whose value is zero joins the softmax, so
+// lse'[qh] = log(exp(lse[qh]) + exp(sinks[h])) and out[qh * dim ..] *= exp(lse[qh] - lse'[qh]);
+// lse[qh] becomes lse'[qh]. sinks [heads] is on the scale of the scaled scores.
+void apply_sinks(float* out, float* lse, int64_t rows, int64_t heads, int64_t dim,
+                 const float* sinks);
 
 // MLA absorb's key-bias score: out[r * heads + h] = q[(r * heads + h) * q_stride + i] .
 // b_uk[h * nope + i] summed over i < nope.

@@ -45,7 +45,7 @@ struct Run {
 std::vector<Run> runs_for(bool mla) {
   std::vector<Run> runs;
   for (const std::string backend : {"reference", "cpu --dtype fp32"})
-    for (const std::string form :
+    for (const std::string& form :
          mla ? std::vector<std::string>{"naive", "absorb"} : std::vector<std::string>{""})
       for (const std::string phase : {"prefill", "decode"}) runs.push_back({backend, form, phase});
   return runs;

@@ -5,6 +5,7 @@
 // dimension), so each search ends within a few cases.
 #include <catch2/catch.hpp>
 
+#include "props/feature_properties.h"
 #include "props/generators.h"
 #include "props/properties.h"
 
@@ -95,4 +96,44 @@ TEST_CASE("softmax_scale breaks conformance", "[props][faults]") {
 
 TEST_CASE("heads_permuted breaks conformance", "[props][faults]") {
   CHECK_FALSE(conformance_holds(Fault::heads_permuted, {}));
+}
+
+// ---- the model features (props/feature_properties.h) -------------------------------------------
+
+TEST_CASE("window_ignored breaks the window law", "[props][faults][features]") {
+  CaseOptions long_enough;
+  long_enough.min_tokens = 3;
+  CHECK_FALSE(check_property(
+      "window hides old tokens, cpu with fault window_ignored", kCases, [long_enough] {
+        ConfigOptions options;
+        options.model_features = true;
+        LayerConfig config = *gen_any_config(options);
+        if (!config.sliding_window) config.sliding_window = *gen::inRange<int64_t>(1, 9);
+        const Case c = *gen_case(long_enough);
+        window_hides_old_tokens(config, c, *gen::inRange<int64_t>(0, c.tokens() - 1),
+                                *gen::inRange<int64_t>(0, c.batch),
+                                plain_cpu(Fault::window_ignored));
+      }));
+}
+
+TEST_CASE("sink_ignored breaks the sink law", "[props][faults][features]") {
+  CHECK_FALSE(check_property("sink == zero-value key, cpu with fault sink_ignored", kCases, [] {
+    ConfigOptions options;
+    options.model_features = true;
+    LayerConfig config = *gen_standard_config(options);
+    config.attention_sinks = true;
+    sink_is_a_zero_value_key(config, *gen_case(), plain_cpu(Fault::sink_ignored));
+  }));
+}
+
+TEST_CASE("qk_norm_skipped breaks QK-norm's scale invariance", "[props][faults][features]") {
+  CHECK_FALSE(check_property("q/k row scales, cpu with fault qk_norm_skipped", kCases, [] {
+    ConfigOptions options;
+    options.model_features = true;
+    LayerConfig config = *gen::suchThat(gen_standard_config(options),
+                                        [](const LayerConfig& g) { return g.head_dim >= 4; });
+    config.qk_norm = true;
+    qk_norm_removes_row_scales(config, *gen_case(), *gen::arbitrary<uint64_t>(),
+                               plain_cpu(Fault::qk_norm_skipped));
+  }));
 }

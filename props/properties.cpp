@@ -122,7 +122,7 @@ void rope_rotation_laws(const std::vector<double>& v, int64_t p, int64_t q, Rope
                         double theta) {
   const int64_t dim = static_cast<int64_t>(v.size());
   auto rotated = [&](std::vector<double> u, int64_t position) {
-    reference::apply_rope(u.data(), RopeSpec{layout, theta, dim}, position);
+    reference::apply_rope(u.data(), RopeSpec{layout, theta, dim, {}}, position);
     return u;
   };
   auto norm = [](const std::vector<double>& u) {

@@ -90,7 +90,7 @@ TEST_CASE("apply_rope rotates the right pairs by position * theta^(-2i/d)", "[re
     SECTION("interleaved at position " + std::to_string(p)) {
       // Pairs (v0, v1) = (1, 2) and (v2, v3) = (3, 4).
       double v[4] = {1, 2, 3, 4};
-      reference::apply_rope(v, RopeSpec{RopeLayout::interleaved, theta, 4}, p);
+      reference::apply_rope(v, RopeSpec{RopeLayout::interleaved, theta, 4, {}}, p);
       CHECK(v[0] == Approx(1 * c0 - 2 * s0).epsilon(1e-14));
       CHECK(v[1] == Approx(1 * s0 + 2 * c0).epsilon(1e-14));
       CHECK(v[2] == Approx(3 * c1 - 4 * s1).epsilon(1e-14));
@@ -99,7 +99,7 @@ TEST_CASE("apply_rope rotates the right pairs by position * theta^(-2i/d)", "[re
     SECTION("half_split at position " + std::to_string(p)) {
       // Pairs (v0, v2) = (1, 3) and (v1, v3) = (2, 4).
       double v[4] = {1, 2, 3, 4};
-      reference::apply_rope(v, RopeSpec{RopeLayout::half_split, theta, 4}, p);
+      reference::apply_rope(v, RopeSpec{RopeLayout::half_split, theta, 4, {}}, p);
       CHECK(v[0] == Approx(1 * c0 - 3 * s0).epsilon(1e-14));
       CHECK(v[2] == Approx(1 * s0 + 3 * c0).epsilon(1e-14));
       CHECK(v[1] == Approx(2 * c1 - 4 * s1).epsilon(1e-14));
@@ -110,7 +110,7 @@ TEST_CASE("apply_rope rotates the right pairs by position * theta^(-2i/d)", "[re
     // cos 1 = 0.5403023058681398, sin 1 = 0.8414709848078965; pair 0 = (1, 2) becomes
     // (0.5403023058681398 - 1.682941969615793, 0.8414709848078965 + 1.0806046117362796).
     double v[4] = {1, 2, 3, 4};
-    reference::apply_rope(v, RopeSpec{RopeLayout::interleaved, theta, 4}, 1);
+    reference::apply_rope(v, RopeSpec{RopeLayout::interleaved, theta, 4, {}}, 1);
     CHECK(v[0] == Approx(-1.1426396637476532).epsilon(1e-14));
     CHECK(v[1] == Approx(1.922075596544176).epsilon(1e-14));
   }
@@ -130,8 +130,8 @@ TEST_CASE("apply_rope layouts differ by the pair permutation; norm kept; p=0 ide
       gathered[2 * i] = v[i];
       gathered[2 * i + 1] = v[i + d / 2];
     }
-    reference::apply_rope(half.data(), RopeSpec{RopeLayout::half_split, 10000.0, d}, p);
-    reference::apply_rope(gathered.data(), RopeSpec{RopeLayout::interleaved, 10000.0, d}, p);
+    reference::apply_rope(half.data(), RopeSpec{RopeLayout::half_split, 10000.0, d, {}}, p);
+    reference::apply_rope(gathered.data(), RopeSpec{RopeLayout::interleaved, 10000.0, d, {}}, p);
     double norm_before = 0, norm_after = 0;
     for (int64_t i = 0; i < d / 2; ++i) {
       CHECK(half[i] == Approx(gathered[2 * i]).margin(1e-14));
@@ -145,7 +145,7 @@ TEST_CASE("apply_rope layouts differ by the pair permutation; norm kept; p=0 ide
     if (p == 0) CHECK(half == v);
   }
   std::vector<double> unchanged = v;
-  reference::apply_rope(unchanged.data(), RopeSpec{RopeLayout::none, 10000.0, d}, 3);
+  reference::apply_rope(unchanged.data(), RopeSpec{RopeLayout::none, 10000.0, d, {}}, 3);
   CHECK(unchanged == v);
 }
 

@@ -77,10 +77,10 @@ using contract::step;
 using namespace attnlab;
 using namespace attnlab::cuda_test;
 
-// The cases tagged [conformance] are also run under several emulation schedule seeds
+// The cases tagged [schedules] are also run under several emulation schedule seeds
 // (tests/CMakeLists.txt).
 TEST_CASE("cuda: every form and cache dtype conforms to the fp64 reference on the ci cases",
-          "[conformance]") {
+          "[conformance][schedules]") {
   check_conformance(run_conformance(load_verify_cases("ci"), cuda_under_test()), 10);
 }
 

@@ -169,7 +169,7 @@ TEST_CASE("cuda emulation: a bad leading dimension is a cuBLAS error, not a wron
 }
 
 TEST_CASE("cuda emulation: prefill in chunks of queries (small score budget) conforms",
-          "[conformance]") {
+          "[conformance][schedules]") {
   const size_t saved = cuda::prefill_score_budget();
   cuda::set_prefill_score_budget(600);  // a few query rows per chunk
   const std::vector<CaseResult> results =

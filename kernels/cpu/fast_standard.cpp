@@ -1,8 +1,10 @@
 // The fast CPU form of MHA, GQA and MQA (ImplForm::standard): q/k/v projections (FastLinear),
-// RoPE (CpuRope on rope_spec(config)) on every query and key head, the new keys and values
+// QK-norm when configured (QkNorm: RMSNorm of every query and key head, before RoPE), RoPE
+// (CpuRope on rope_spec(config)) on every query and key head, the new keys and values
 // converted to the cache dtype and appended to the head-major cache (K and V parts,
 // [B, n_kv, capacity, d]), then the core (fast_kernels.h run_core: query head h reads KV stream
-// h / g, all g heads of a stream served by one pass over it) and o_proj.
+// h / g, all g heads of a stream served by one pass over it; attention sinks, when configured,
+// join each query head's softmax in the core's final merge) and o_proj.
 // Tested by tests/test_cpu_fast.cpp and `attnlab verify`; timed by bench/bench_attention.cpp.
 #include <memory>
 #include <string>
@@ -28,9 +30,15 @@ class FastStandardAttention final : public FastAttention {
         v_proj_(FastLinear::load(config, weights, "v_proj")),
         o_proj_(FastLinear::load(config, weights, "o_proj")),
         rope_(attnlab::rope_spec(config)),
+        sinks_(config.attention_sinks ? to_float(weights.get("sinks")) : std::vector<float>{}),
         owner_(std::string("cpu fast standard attention (") + to_string(dtype) + "), " +
                std::to_string(config.n_kv_heads) + " kv heads x " +
-               std::to_string(config.head_dim)) {}
+               std::to_string(config.head_dim)) {
+    if (config.qk_norm) {
+      q_norm_ = QkNorm::load(config, weights, "q_norm");
+      k_norm_ = QkNorm::load(config, weights, "k_norm");
+    }
+  }
 
   std::unique_ptr<KvCache> make_cache(int64_t batch, int64_t capacity) const override {
     check_cache_request(batch, capacity);
@@ -48,6 +56,10 @@ class FastStandardAttention final : public FastAttention {
     q_proj_.apply(x, rows, q.data());
     k_proj_.apply(x, rows, k.data());
     v_proj_.apply(x, rows, v.data());
+    if (config_.qk_norm) {
+      q_norm_.apply(q.data(), rows * heads);
+      k_norm_.apply(k.data(), rows * config_.n_kv_heads);
+    }
     rope_rows(rope_, q.data(), rows, heads * d, heads, d, positions);
     rope_rows(rope_, k.data(), rows, kv_width, config_.n_kv_heads, d, positions);
     const int64_t start = kv.length();
@@ -103,13 +115,16 @@ class FastStandardAttention final : public FastAttention {
     p.q_scale = core_query_factor(config_);
     p.out = out;
     p.lse = lse;
+    p.sinks = sinks_.empty() ? nullptr : sinks_.data();
     run_core(p);
   }
 
   LayerConfig config_;
   DType dtype_;
   FastLinear q_proj_, k_proj_, v_proj_, o_proj_;
-  CpuRope rope_;  // rope_spec(config), inverse frequencies taken once
+  CpuRope rope_;              // rope_spec(config), inverse frequencies taken once
+  std::vector<float> sinks_;  // [n_heads] sink logits, or empty without attention_sinks
+  QkNorm q_norm_, k_norm_;    // used only with config.qk_norm
   std::string owner_;
 };
 

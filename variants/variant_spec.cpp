@@ -132,6 +132,12 @@ int64_t kv_elements_per_token_layer(const LayerConfig& config, ImplForm form) {
   return *total;
 }
 
+int64_t cache_slots(const LayerConfig& config, int64_t capacity) {
+  const std::optional<int64_t> window = config.window();
+  if (config.is_mla() || !window) return capacity;
+  return std::min(capacity, *window + kRingStepTokens - 1);
+}
+
 int64_t mha_baseline_elements_per_token_layer(const LayerConfig& c) {
   const int64_t d_h = c.is_mla() ? c.qk_nope_head_dim : c.head_dim;
   return 2 * c.n_heads * d_h;
@@ -150,8 +156,8 @@ KvFigures kv_figures(const LayerConfig& config, ImplForm form, int64_t context, 
   double kept_token_layers = 0;
   for (int64_t layer = 0; layer < config.n_layers; ++layer) {
     const bool sliding = config.type_of_layer(layer) == LayerType::sliding_attention;
-    kept_token_layers += static_cast<double>(
-        sliding ? std::min(context, *config.sliding_window) : context);
+    kept_token_layers +=
+        static_cast<double>(sliding ? std::min(context, *config.sliding_window) : context);
     f.sliding_layers += sliding ? 1 : 0;
   }
   f.bytes_at_context = f.bytes_per_token_layer * kept_token_layers * static_cast<double>(batch);

@@ -52,7 +52,9 @@ void describe(const CoreProblem& p, const RowSet& set, SetRows& rows) {
   rows.sink2.resize(p.sinks != nullptr ? set.rows : 0);
   for (int64_t i = 0; i < set.rows; ++i) {
     const int64_t r = set.r0 + i, s = r / p.group, j = r % p.group;
-    const int64_t row_head = (set.b * p.seq + s) * heads + set.stream * p.group + j;
+    const int64_t rows_seq = p.rows_seq > 0 ? p.rows_seq : p.seq;
+    const int64_t row_head =
+        (set.b * rows_seq + p.rows_first + s) * heads + set.stream * p.group + j;
     rows.q[i] = p.q + row_head * p.dk;
     rows.out[i] = p.out + row_head * p.dv;
     rows.lse[i] = p.lse != nullptr ? p.lse + row_head : nullptr;
@@ -149,8 +151,10 @@ void run_core(const CoreProblem& p) {
   const int64_t n_sets = p.batch * p.streams * sets_per_stream;
   const int threads = omp_get_max_threads();
 
+  // One key range of one set: logical slots [t_begin, t_end), at rows [t_begin - base,
+  // t_end - base) of the streams (base: a multiple of the ring, 0 without one).
   struct Item {
-    int64_t set, split, t_begin, t_end;
+    int64_t set, split, t_begin, t_end, base;
   };
   std::vector<RowSet> sets(n_sets);
   std::vector<int> splits(n_sets);
@@ -170,16 +174,24 @@ void run_core(const CoreProblem& p) {
     const KeyRange range = p.mask.keys_for_block(first_slot, last_slot);
     const int64_t keys = range.size();
     const int n = p.forced_splits > 0 ? p.forced_splits : choose_splits(keys, n_sets, threads);
-    splits[i] = n;
-    if (n > 1) {
-      partial_offset[i] = partial_total;
-      partial_total += n * partial_floats(set.rows, p.dv);
-    }
+    const size_t first_item = items.size();
     for (int s = 0; s < n; ++s) {
       // Split boundaries range.lo + multiples of 16 keys; the last split ends at range.hi.
-      const int64_t begin = range.lo + (s == 0 ? 0 : (keys * s / n) / 16 * 16);
+      int64_t begin = range.lo + (s == 0 ? 0 : (keys * s / n) / 16 * 16);
       const int64_t end = s == n - 1 ? range.hi : range.lo + (keys * (s + 1) / n) / 16 * 16;
-      items.push_back({i, s, begin, end});
+      // A ring: one item per side of each multiple of p.ring the split crosses.
+      do {
+        const int64_t base = p.ring > 0 ? begin / p.ring * p.ring : 0;
+        const int64_t piece_end = p.ring > 0 ? std::min(end, base + p.ring) : end;
+        items.push_back(
+            {i, static_cast<int64_t>(items.size() - first_item), begin, piece_end, base});
+        begin = piece_end;
+      } while (begin < end);
+    }
+    splits[i] = static_cast<int>(items.size() - first_item);
+    if (splits[i] > 1) {
+      partial_offset[i] = partial_total;
+      partial_total += splits[i] * partial_floats(set.rows, p.dv);
     }
   }
   std::vector<float> partials(partial_total);
@@ -193,6 +205,10 @@ void run_core(const CoreProblem& p) {
       const Item& item = items[k];
       const RowSet& set = sets[item.set];
       describe(p, set, rows);
+      for (int64_t r = 0; r < set.rows && item.base != 0; ++r) {  // ring rows of this item
+        rows.first[r] -= item.base;
+        rows.limit[r] -= item.base;
+      }
       const RowsJob job = make_job(p, set, rows);
       const int64_t floats = partial_floats(set.rows, p.dv);
       Partial part;
@@ -204,7 +220,7 @@ void run_core(const CoreProblem& p) {
         part = partial_at(own.data(), set.rows, p.dv);
       }
       reset_partial(part, set.rows, p.dv);
-      attend_range(job, item.t_begin, item.t_end, part);
+      attend_range(job, item.t_begin - item.base, item.t_end - item.base, part);
       if (splits[item.set] == 1)
         merge_partials(&part, 1, set.rows, p.dv, rows.out.data(), rows.lse.data(), sink_rows(rows));
     }

@@ -94,10 +94,16 @@ struct CoreProblem {
   const void* values = nullptr;
   int64_t value_stream_stride = 0, value_row_stride = 0;
   int64_t dk = 0, dv = 0;
-  const float* q = nullptr;  // [batch, seq, streams * group, dk]
-  float q_scale = 1.0f;      // softmax scale * log2(e) (see above), applied as q is packed
-  float* out = nullptr;      // [batch, seq, streams * group, dv]
-  float* lse = nullptr;      // [batch, seq, streams * group] natural log, or nullptr
+  // A ring cache (FastCache::ring()): logical slot t is at row t % ring of each stream, key ranges
+  // crossing a multiple of ring run as one range per side, merged like key splits. 0: row t.
+  int64_t ring = 0;
+  const float* q =
+      nullptr;             // [batch, rows_seq, streams * group, dk], new token s at rows_first + s
+  float q_scale = 1.0f;    // softmax scale * log2(e) (see above), applied as q is packed
+  float* out = nullptr;    // [batch, rows_seq, streams * group, dv]
+  float* lse = nullptr;    // [batch, rows_seq, streams * group] natural log, or nullptr
+  int64_t rows_seq = 0;    // tokens per sequence in q, out and lse (0: seq)
+  int64_t rows_first = 0;  // where the new tokens start in them (a piece of a longer forward)
   // Attention sinks: [streams * group] per query head, on the scale of the scaled scores
   // (natural log, not multiplied by the softmax scale), or nullptr. Applied once per row by
   // merge_partials after the key splits; out and lse include them.

@@ -4,8 +4,11 @@
 // converted to the cache dtype and appended to the head-major cache (K and V parts,
 // [B, n_kv, capacity, d]), then the core (fast_kernels.h run_core: query head h reads KV stream
 // h / g, all g heads of a stream served by one pass over it; attention sinks, when configured,
-// join each query head's softmax in the core's final merge) and o_proj.
+// join each query head's softmax in the core's final merge) and o_proj. A sliding layer's cache
+// is a ring of cache_slots(config, capacity) rows (variants/variant_spec.h): a forward of more
+// than kRingStepTokens tokens then stores and attends them kRingStepTokens at a time.
 // Tested by tests/test_cpu_fast.cpp and `attnlab verify`; timed by bench/bench_attention.cpp.
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
@@ -43,8 +46,9 @@ class FastStandardAttention final : public FastAttention {
   std::unique_ptr<KvCache> make_cache(int64_t batch, int64_t capacity) const override {
     check_cache_request(batch, capacity);
     const CachePartShape part{config_.n_kv_heads, config_.head_dim};
-    return std::make_unique<FastCache>(batch, capacity, owner_, dtype_,
-                                       std::vector<CachePartShape>{part, part});
+    return std::make_unique<FastCache>(
+        batch, capacity, owner_, dtype_, std::vector<CachePartShape>{part, part},
+        cache_slots(config_, capacity), config_.window().value_or(0));
   }
 
   void forward(const float* x, const int64_t* positions, int64_t batch, int64_t seq, KvCache& cache,
@@ -62,31 +66,27 @@ class FastStandardAttention final : public FastAttention {
     }
     rope_rows(rope_, q.data(), rows, heads * d, heads, d, positions);
     rope_rows(rope_, k.data(), rows, kv_width, config_.n_kv_heads, d, positions);
-    const int64_t start = kv.length();
-#pragma omp parallel for collapse(2) schedule(static) if (rows > 16)
-    for (int64_t row = 0; row < rows; ++row)
-      for (int64_t h = 0; h < config_.n_kv_heads; ++h) {
-        const int64_t b = row / seq, slot = start + row % seq;
-        kv.write(0, b, h, slot, k.data() + row * kv_width + h * d, 0, d);
-        kv.write(1, b, h, slot, v.data() + row * kv_width + h * d, 0, d);
-      }
-    CacheWriter::advance(cache, seq);
     std::vector<float> heads_out(rows * heads * d);
-    core(q.data(), seq, kv, heads_out.data(), lse);
+    // A ring holds the keys of at most kRingStepTokens new tokens' windows: store a piece of
+    // that many, attend it, then the next.
+    const int64_t step = kv.ring() ? kRingStepTokens : seq;
+    for (int64_t first = 0; first < seq; first += step) {
+      const int64_t n = std::min(step, seq - first);
+      store(kv, k.data(), v.data(), seq, first, n);
+      kv.advance(n);
+      core(q.data(), seq, first, n, kv, heads_out.data(), lse);
+    }
     o_proj_.apply(heads_out.data(), rows, out);
   }
 
-  int64_t core_query_width() const override {
-    return config_.head_dim;
-  }
-  int64_t core_value_width() const override {
-    return config_.head_dim;
-  }
+  int64_t core_query_width() const override { return config_.head_dim; }
+  int64_t core_value_width() const override { return config_.head_dim; }
 
   void attend_core(const float* q, int64_t seq, KvCache& cache, float* out,
                    float* lse) const override {
     FastCache& kv = own_fast_cache(cache, owner_);
-    core(q, seq, kv, out, lse);
+    kv.check_resident(kv.length() - seq);
+    core(q, seq, 0, seq, kv, out, lse);
   }
 
   float cached_value(const KvCache& cache, int part, int64_t b, int64_t head, int64_t t,
@@ -95,13 +95,34 @@ class FastStandardAttention final : public FastAttention {
   }
 
  private:
-  void core(const float* q, int64_t seq, const FastCache& kv, float* out, float* lse) const {
+  // Tokens [first, first + n) of each sequence's `seq` rows of k and v ([batch * seq,
+  // n_kv * d]) into the next n cache slots.
+  void store(FastCache& kv, const float* k, const float* v, int64_t seq, int64_t first,
+             int64_t n) const {
+    const int64_t d = config_.head_dim, kv_width = config_.n_kv_heads * d;
+    const int64_t start = kv.length(), rows = kv.batch() * n;
+#pragma omp parallel for collapse(2) schedule(static) if (rows > 16)
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t h = 0; h < config_.n_kv_heads; ++h) {
+        const int64_t b = r / n, s = r % n, row = b * seq + first + s;
+        kv.write(0, b, h, start + s, k + row * kv_width + h * d, 0, d);
+        kv.write(1, b, h, start + s, v + row * kv_width + h * d, 0, d);
+      }
+  }
+
+  // The core for the last n cached tokens, which are tokens [first, first + n) of the `seq`
+  // rows per sequence of q, out and lse.
+  void core(const float* q, int64_t seq, int64_t first, int64_t n, const FastCache& kv, float* out,
+            float* lse) const {
     CoreProblem p;
     p.dtype = dtype_;
     p.batch = kv.batch();
     p.streams = config_.n_kv_heads;
     p.group = config_.n_heads / config_.n_kv_heads;
-    p.seq = seq;
+    p.seq = n;
+    p.rows_seq = seq;
+    p.rows_first = first;
+    p.ring = kv.ring() ? kv.slots() : 0;
     p.length = kv.length();
     p.mask = mask_spec(config_);
     p.keys = kv.data(0);

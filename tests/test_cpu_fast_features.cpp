@@ -7,7 +7,8 @@
 // window, softmax with the sink as one more denominator term, o_proj), independent of the
 // reference and of cpu-plain. Runs: prefill, decode, chunked prefill in every cache dtype;
 // a long context whose decode steps split the keys over threads (the sink must join once, after
-// the merge); run_core with forced splits and sinks.
+// the merge); the sliding presets through a ring cache that wraps (variants/variant_spec.h
+// cache_slots); run_core with forced splits and sinks.
 #include <omp.h>
 
 #include <algorithm>
@@ -208,6 +209,30 @@ TEST_CASE("fast features: the tiny feature presets match a plain fp64 loop in ev
       INFO(model << " [" << to_string(dtype) << "] cached keys: max abs error " << worst
                  << " of max " << largest);
       CHECK(worst <= largest * (dtype == DType::fp32 ? 1e-5 : 1e-2));
+    }
+  }
+}
+
+TEST_CASE("fast features: sliding feature layers through a wrapped ring cache",
+          "[fast][features][ring]") {
+  // 600 tokens through caches of 603 slots: the windows of 3 and 5 keep rings of 258 and 260.
+  for (const char* model : {"tiny-gpt-oss", "tiny-gemma"}) {
+    const LayerConfig config = resolve_model(model);
+    const Weights weights = random_weights(config, 41);
+    const int64_t tokens = 600;
+    REQUIRE(cache_slots(config, tokens + kCacheSlack) < tokens);
+    const Tensor<double> x = fp32_rounded(random_activations(1, tokens, config.hidden_size, 42));
+    const Tensor<int64_t> positions = sequential_positions(1, tokens, 0);
+    const Expected e = plain_expected(config, weights, x, positions);
+    for (DType dtype : kDtypes) {
+      const auto attention =
+          cpu::fast::make_fast_attention(config, weights, ImplForm::standard, dtype);
+      const std::vector<std::pair<std::string, std::vector<int64_t>>> runs = {
+          {"prefill", {tokens}}, {"decode", ones(tokens)}, {"chunked", {1, 300, 299}}};
+      for (const auto& [name, chunks] : runs) {
+        const RunOutput r = run_through(*attention, config, x, positions, chunks);
+        check_close(r.out, r.lse, e, dtype, std::string(model) + " ring " + name);
+      }
     }
   }
 }

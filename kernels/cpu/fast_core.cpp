@@ -8,7 +8,8 @@
 // join each row's softmax in the final merge only, never in a split's partial. Key splits
 // (flash-decoding) only when there are too few sets to keep every thread busy, and never below 512
 // keys per split. Scratch is per thread and per call; nothing grows with the context length. Tested
-// by tests/test_cpu_fast.cpp (merge, uneven splits, thread counts, long contexts).
+// by tests/test_cpu_fast.cpp (merge, uneven splits, thread counts, long contexts),
+// tests/test_cpu_fast_features.cpp (sinks) and tests/test_cpu_fast_ring.cpp (ring ranges).
 #include <omp.h>
 
 #include <algorithm>

@@ -35,6 +35,7 @@
 
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -125,8 +126,10 @@ Work decode_work(const LayerConfig& c, ImplForm form, DType dtype, int64_t batch
   const double e = static_cast<double>(bytes_per_element(dtype));
   const double per_token = static_cast<double>(kv_elements_per_token_layer(c, form));
   Work w;
-  w.bytes = e * per_token * context * batch;
-  const double h = static_cast<double>(c.n_heads), L = static_cast<double>(context);
+  // A sliding layer reads only its window's keys (the ring cache holds little more).
+  const int64_t keys = std::min(context, c.window().value_or(context));
+  w.bytes = e * per_token * keys * batch;
+  const double h = static_cast<double>(c.n_heads), L = static_cast<double>(keys);
   if (form == ImplForm::absorb)
     w.flops =
         (2 * h * L * (c.kv_lora_rank + c.qk_rope_head_dim) + 2 * h * L * c.kv_lora_rank) * batch;
@@ -287,6 +290,9 @@ std::vector<Case> cases(const std::string& set) {
     // Linearity in context.
     for (int64_t ctx : {4096, 8192, 16384, 65536})
       v.push_back({"decode_core", "llama-3-8b", DType::fp32, 1, ctx});
+    // A sliding layer past its window (4096): the ring cache holds 4096 + 255 slots, the
+    // decode reads the window's keys whatever the context.
+    v.push_back({"decode_core", "mistral-7b", DType::bf16, 1, 32768});
     // Whole layers.
     v.push_back({"decode_layer", "llama-3-8b", DType::fp32, 1, 32768});
     v.push_back({"decode_layer", "deepseek-v2-lite", DType::fp32, 1, 4096});

@@ -34,8 +34,10 @@ class KvCache {
   virtual size_t bytes_allocated() const = 0;
 
   // Forgets every token from slot `length` on; the next forward writes there. Timing loops use
-  // it to repeat a decode step or a prefill on the same cache.
-  void rewind(int64_t length);
+  // it to repeat a decode step or a prefill on the same cache. Throws attnlab::Error outside
+  // [0, length()]; a cache that holds only a sliding window's last slots (the fast CPU
+  // backend's ring) also throws when the keys the token in slot `length` sees are gone.
+  virtual void rewind(int64_t length);
   // Benchmark support: makes the cache hold `tokens` tokens of seeded pseudo-random values
   // without running the layer (decode at a 32k context needs a full cache, not a 32k prefill).
   // Throws attnlab::Error if tokens > capacity, or if this cache type does not support it.

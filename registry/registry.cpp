@@ -81,6 +81,7 @@ Implementation cpu_fast_entry(ImplForm form, DType dtype) {
   impl.backend = "cpu";
   impl.form = form;
   impl.dtype = dtype;
+  impl.ring_cache = true;
   impl.supports = [form](const LayerConfig& c) { return form_supported(c, form); };
   impl.make_attention = [form, dtype](const LayerConfig& c,
                                       const Weights& w) -> std::unique_ptr<Attention> {

@@ -52,6 +52,10 @@ struct Implementation {
   // it can; empty = always available. supports() is then false too; verify reports every check
   // SKIP with this reason, and a sweep that names the backend is refused before it runs.
   std::function<std::string()> unavailable;
+  // The KV cache of a sliding layer holds cache_slots(config, capacity) slots per sequence, not
+  // capacity (variants/variant_spec.h: the fast CPU backend's ring); its bytes_allocated() is
+  // that many slots' worth.
+  bool ring_cache = false;
   std::string unavailable_reason() const { return unavailable ? unavailable() : std::string(); }
 
   RunOutput run(const LayerConfig& config, const Weights& weights, const Tensor<double>& x,

@@ -138,9 +138,10 @@ void time_case(const SweepCase& c, const SweepSpec& spec, const Limits& limits,
   const double compute_s = cost.flops() / (limits.gemm_gflops * 1e9);
   const double memory_s = cost.bytes() / (limits.dram_read_gbps * 1e9);
   const double bound_s = std::max(compute_s, memory_s);
+  const int64_t capacity = c.context + c.new_tokens;
+  const int64_t slots = impl.ring_cache ? cache_slots(c.config, capacity) : capacity;
   const double analytic_kv = double(kv_elements_per_token_layer(c.config, c.form)) *
-                             double(c.batch) * double(c.context + c.new_tokens) *
-                             double(bytes_per_element(c.dtype));
+                             double(c.batch) * double(slots) * double(bytes_per_element(c.dtype));
 
   benchmark::internal::Benchmark* bench =
       benchmark::RegisterBenchmark(c.name().c_str(), [&](benchmark::State& state) {

@@ -3,7 +3,9 @@
 // registry (implementations()), tests/cuda_common_tests.h over the CUDA entries of its program
 // (the emulated backend in cuda_emulation_tests, the device one in cuda_tests). Per entry, every
 // tiny preset its form applies to:
-//   - bytes_allocated() == kv_elements_per_token_layer * batch * capacity * bytes(dtype);
+//   - bytes_allocated() == kv_elements_per_token_layer * batch * slots * bytes(dtype), slots =
+//     capacity, or cache_slots(config, capacity) for a ring cache (Implementation::ring_cache),
+//     on the tiny presets and on tiny-window's sliding layer;
 //   - never-written slots are NaN: a decode whose key range covers a slot the cache was advanced
 //     past without writing (CacheWriter::advance) gives a non-finite output, and the same decode
 //     after a real write gives a finite one;
@@ -71,8 +73,9 @@ inline void check_cache_size(const Implementation& impl, const Attention& attent
   for (int64_t batch : {1, 3})
     for (int64_t capacity : {1, 7, 300}) {
       INFO("batch " << batch << " capacity " << capacity);
+      const int64_t slots = impl.ring_cache ? cache_slots(config, capacity) : capacity;
       CHECK(attention.make_cache(batch, capacity)->bytes_allocated() ==
-            static_cast<size_t>(per_token * batch * capacity) * bytes_per_element(impl.dtype));
+            static_cast<size_t>(per_token * batch * slots) * bytes_per_element(impl.dtype));
     }
 }
 
@@ -158,6 +161,13 @@ inline int check_contract(const std::vector<Implementation>& impls) {
       check_rewind_and_fill(*attention, config);
       ++checked;
     }
+  }
+  // A sliding layer (window 4): capacity 300 is past a ring's slots (not counted in `checked`).
+  const LayerConfig window = load_preset("tiny-window");
+  for (const Implementation* impl : entries) {
+    if (!impl->supports(window)) continue;
+    INFO(impl->id() << " on tiny-window");
+    check_cache_size(*impl, *impl->make_attention(window, random_weights(window, 5)), window);
   }
   return checked;
 }

@@ -132,6 +132,12 @@ int64_t kv_elements_per_token_layer(const LayerConfig& config, ImplForm form) {
   return *total;
 }
 
+int64_t cache_slots(const LayerConfig& config, int64_t capacity) {
+  const std::optional<int64_t> window = config.window();
+  if (config.is_mla() || !window) return capacity;
+  return std::min(capacity, *window + kRingStepTokens - 1);
+}
+
 int64_t mha_baseline_elements_per_token_layer(const LayerConfig& c) {
   const int64_t d_h = c.is_mla() ? c.qk_nope_head_dim : c.head_dim;
   return 2 * c.n_heads * d_h;

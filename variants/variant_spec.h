@@ -58,6 +58,16 @@ struct CachePart {
 std::vector<CachePart> cache_layout(const LayerConfig& config, ImplForm form);
 // Cached elements per token per layer of the given form (sum over cache_layout).
 int64_t kv_elements_per_token_layer(const LayerConfig& config, ImplForm form);
+// The sliding-window ring cache (the fast CPU backend's standard form; every other cache keeps
+// all `capacity` slots): a sliding layer of window W keeps R = min(capacity, W + H - 1) slots per
+// sequence, logical slot t at physical slot t % R, where H = kRingStepTokens is the most new
+// tokens one attention step of the backend stores and attends (a longer forward runs in pieces of
+// at most H). Every query of a step then finds its W keys still held: the step's oldest visible
+// key is at most W + H - 2 slots before its newest one.
+constexpr int64_t kRingStepTokens = 256;
+// Slots per sequence a ring cache of `capacity` tokens holds for this layer: R above on a
+// sliding MHA/GQA/MQA layer, else capacity (full layers and MLA keep every slot).
+int64_t cache_slots(const LayerConfig& config, int64_t capacity);
 // The MHA baseline with the same heads: 2 * n_heads * d_h, d_h = head_dim (MLA: qk_nope_head_dim,
 // the paper's d_h). DeepSeek-V2 Table 1 compares every variant against this.
 int64_t mha_baseline_elements_per_token_layer(const LayerConfig& config);

@@ -16,7 +16,10 @@
 //   cache    head-major [B, heads, capacity, width] per part (standard: K and V per KV head;
 //            naive: K and V per head; absorb: one part [B, 1, capacity, d_c + d_rope] holding
 //            [latent | rope key], so V is the latent prefix of each K row); bytes_allocated()
-//            equals the analytic size for the dtype; never-written slots hold NaN.
+//            equals the analytic size for the dtype; never-written slots hold NaN. A sliding
+//            layer's standard cache is a ring of cache_slots(config, capacity) rows
+//            (variants/variant_spec.h), forwards stored and attended kRingStepTokens at a time.
+//   features QK-norm before RoPE, attention sinks joined in the core's final merge.
 //
 // Files: fast_simd.h (vectors, bf16/fp16), fast_kernels.h (+ fast_kernel_rows.cpp,
 // fast_kernel_lanes.cpp, fast_core.cpp: the attention core), fast_cache.h/.cpp, fast_linear.h/.cpp

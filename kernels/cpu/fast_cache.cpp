@@ -61,10 +61,15 @@ void FastCache::Free::operator()(std::byte* p) const {
 }
 
 FastCache::FastCache(int64_t batch, int64_t capacity, std::string owner, DType dtype,
-                     std::vector<CachePartShape> parts)
-    : KvCache(batch, capacity), owner_(std::move(owner)), dtype_(dtype), shapes_(std::move(parts)) {
+                     std::vector<CachePartShape> parts, int64_t slots, int64_t window)
+    : KvCache(batch, capacity),
+      owner_(std::move(owner)),
+      dtype_(dtype),
+      shapes_(std::move(parts)),
+      slots_(slots > 0 ? std::min(slots, capacity) : capacity),
+      window_(window) {
   for (const CachePartShape& shape : shapes_) {
-    const size_t elements = static_cast<size_t>(batch * shape.heads * capacity * shape.width);
+    const size_t elements = static_cast<size_t>(batch * shape.heads * slots_ * shape.width);
     auto* bytes =
         static_cast<std::byte*>(::operator new[](elements* bytes_per_element(dtype), kAlignment));
     parts_.emplace_back(bytes);
@@ -89,14 +94,14 @@ size_t FastCache::bytes_allocated() const {
   return bytes;
 }
 
-size_t FastCache::element_index(int part, int64_t b, int64_t head, int64_t t) const {
+size_t FastCache::element_index(int part, int64_t b, int64_t head, int64_t row) const {
   const CachePartShape& s = shapes_[part];
-  return ((static_cast<size_t>(b) * s.heads + head) * capacity() + t) * s.width;
+  return ((static_cast<size_t>(b) * s.heads + head) * slots_ + row) * s.width;
 }
 
 void FastCache::write(int part, int64_t b, int64_t head, int64_t t, const float* values,
                       int64_t offset, int64_t count) {
-  const size_t index = element_index(part, b, head, t) + offset;
+  const size_t index = element_index(part, b, head, t % slots_) + offset;
   switch (dtype_) {
     case DType::fp32:
       return write_values<float>(parts_[part].get(), index, values, count);
@@ -108,7 +113,7 @@ void FastCache::write(int part, int64_t b, int64_t head, int64_t t, const float*
 }
 
 float FastCache::read(int part, int64_t b, int64_t head, int64_t t, int64_t i) const {
-  const size_t index = element_index(part, b, head, t) + i;
+  const size_t index = element_index(part, b, head, t % slots_) + i;
   switch (dtype_) {
     case DType::fp32:
       return read_value<float>(parts_[part].get(), index);
@@ -127,7 +132,7 @@ std::vector<float> FastCache::read_part(int part) const {
   values.reserve(elements_[part]);
   for (int64_t b = 0; b < batch(); ++b)
     for (int64_t head = 0; head < s.heads; ++head)
-      for (int64_t t = 0; t < capacity(); ++t)
+      for (int64_t t = 0; t < slots_; ++t)
         for (int64_t i = 0; i < s.width; ++i) values.push_back(read(part, b, head, t, i));
   return values;
 }
@@ -138,7 +143,7 @@ void FastCache::write_part(int part, const std::vector<float>& values) {
   const CachePartShape& s = shapes_[part];
   for (int64_t b = 0; b < batch(); ++b)
     for (int64_t head = 0; head < s.heads; ++head)
-      for (int64_t t = 0; t < capacity(); ++t)
+      for (int64_t t = 0; t < slots_; ++t)
         write(part, b, head, t, values.data() + element_index(part, b, head, t), 0, s.width);
 }
 
@@ -146,23 +151,45 @@ void FastCache::fill_synthetic(int64_t length, uint64_t seed) {
   if (length < 0 || length > capacity())
     throw Error("synthetic fill of " + std::to_string(length) + " tokens does not fit capacity " +
                 std::to_string(capacity()));
+  // A ring's rows all hold some slot of the last `slots_` once length passes slots_.
+  const int64_t rows = std::min(length, slots_);
   for (size_t part = 0; part < parts_.size(); ++part) {
     const int64_t streams = batch() * shapes_[part].heads, width = shapes_[part].width;
     const uint64_t part_seed = seed + 1000003ull * part;
     switch (dtype_) {
       case DType::fp32:
-        fill_streams<float>(parts_[part].get(), streams, capacity(), width, length, part_seed);
+        fill_streams<float>(parts_[part].get(), streams, slots_, width, rows, part_seed);
         break;
       case DType::bf16:
-        fill_streams<bf16_t>(parts_[part].get(), streams, capacity(), width, length, part_seed);
+        fill_streams<bf16_t>(parts_[part].get(), streams, slots_, width, rows, part_seed);
         break;
       case DType::fp16:
-        fill_streams<fp16_t>(parts_[part].get(), streams, capacity(), width, length, part_seed);
+        fill_streams<fp16_t>(parts_[part].get(), streams, slots_, width, rows, part_seed);
         break;
     }
   }
   rewind(0);
-  CacheWriter::advance(*this, length);
+  advance(length);
+}
+
+void FastCache::advance(int64_t tokens) {
+  CacheWriter::advance(*this, tokens);
+  resident_from_ = std::max(resident_from_, length() - slots_);
+}
+
+void FastCache::check_resident(int64_t slot) const {
+  if (slot <= 0 || resident_from_ == 0) return;
+  const int64_t oldest = window_ > 0 ? std::max<int64_t>(0, slot + 1 - window_) : 0;
+  if (oldest < resident_from_)
+    throw Error("the sliding-window ring cache holds slots from " + std::to_string(resident_from_) +
+                " on, but the token in slot " + std::to_string(slot) + " sees slots from " +
+                std::to_string(oldest));
+}
+
+void FastCache::rewind(int64_t length) {
+  if (length >= 0 && length <= this->length()) check_resident(length);
+  KvCache::rewind(length);
+  if (length == 0) resident_from_ = 0;  // an empty cache: every slot is written afresh
 }
 
 FastCache& own_fast_cache(KvCache& cache, const std::string& owner) {

@@ -4,10 +4,12 @@
 // log-sum-exp. Row sets: all rows of a stream when there are at most 256 (decode: one pass over
 // the keys serves every query head of the stream), else sets of 64 consecutive rows (prefill:
 // each set runs only the key tiles of its rows' key ranges, mask_spec(config).keys_for). Key
-// ranges and split boundaries come from CoreProblem::mask. Key splits (flash-decoding) only
-// when there are too few sets to keep every thread busy, and never below 512 keys per split.
-// Scratch is per thread and per call; nothing grows with the context length.
-// Tested by tests/test_cpu_fast.cpp (merge, uneven splits, thread counts, long contexts).
+// ranges and split boundaries come from CoreProblem::mask. Attention sinks (CoreProblem::sinks)
+// join each row's softmax in the final merge only, never in a split's partial. Key splits
+// (flash-decoding) only when there are too few sets to keep every thread busy, and never below 512
+// keys per split. Scratch is per thread and per call; nothing grows with the context length. Tested
+// by tests/test_cpu_fast.cpp (merge, uneven splits, thread counts, long contexts),
+// tests/test_cpu_fast_features.cpp (sinks) and tests/test_cpu_fast_ring.cpp (ring ranges).
 #include <omp.h>
 
 #include <algorithm>
@@ -24,6 +26,7 @@ namespace {
 
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 constexpr float kLn2 = 0.69314718055994531f;
+constexpr float kLog2e = 1.44269504088896341f;
 constexpr int64_t kMinSplitKeys = 512;
 constexpr int64_t kWholeStreamRows = 256;  // up to this many rows per stream: one row set
 constexpr int64_t kSetRows = 64;           // else sets of this many rows
@@ -37,6 +40,7 @@ struct SetRows {
   std::vector<const float*> q;
   std::vector<float*> out, lse;
   std::vector<int64_t> first, limit;
+  std::vector<float> sink2;  // per row, log2 units; empty without sinks
 };
 
 void describe(const CoreProblem& p, const RowSet& set, SetRows& rows) {
@@ -46,16 +50,24 @@ void describe(const CoreProblem& p, const RowSet& set, SetRows& rows) {
   rows.lse.resize(set.rows);
   rows.first.resize(set.rows);
   rows.limit.resize(set.rows);
+  rows.sink2.resize(p.sinks != nullptr ? set.rows : 0);
   for (int64_t i = 0; i < set.rows; ++i) {
     const int64_t r = set.r0 + i, s = r / p.group, j = r % p.group;
-    const int64_t row_head = (set.b * p.seq + s) * heads + set.stream * p.group + j;
+    const int64_t rows_seq = p.rows_seq > 0 ? p.rows_seq : p.seq;
+    const int64_t row_head =
+        (set.b * rows_seq + p.rows_first + s) * heads + set.stream * p.group + j;
     rows.q[i] = p.q + row_head * p.dk;
     rows.out[i] = p.out + row_head * p.dv;
     rows.lse[i] = p.lse != nullptr ? p.lse + row_head : nullptr;
     const KeyRange keys = p.mask.keys_for(p.length - p.seq + s);
     rows.first[i] = keys.lo;
     rows.limit[i] = keys.hi;
+    if (p.sinks != nullptr) rows.sink2[i] = p.sinks[set.stream * p.group + j] * kLog2e;
   }
+}
+
+const float* sink_rows(const SetRows& rows) {
+  return rows.sink2.empty() ? nullptr : rows.sink2.data();
 }
 
 RowsJob make_job(const CoreProblem& p, const RowSet& set, const SetRows& rows) {
@@ -101,13 +113,15 @@ void attend_range(const RowsJob& job, int64_t t_begin, int64_t t_end, const Part
 }
 
 void merge_partials(const Partial* parts, int n, int64_t m, int64_t dv, float* const* out,
-                    float* const* lse) {
+                    float* const* lse, const float* sink2) {
   std::vector<float> weight(n);
   const int64_t chunks = (dv + 15) / 16;
   for (int64_t i = 0; i < m; ++i) {
     float top = kNegInf;
     for (int s = 0; s < n; ++s) top = std::max(top, parts[s].max[i]);
-    float total = 0;
+    if (sink2 != nullptr) top = std::max(top, sink2[i]);
+    // The sink: one more key of score sink2[i] and value zero (adds to the denominator only).
+    float total = sink2 != nullptr ? std::exp2(sink2[i] - top) : 0.0f;
     for (int s = 0; s < n; ++s) {
       weight[s] = parts[s].max[i] == kNegInf ? 0.0f : std::exp2(parts[s].max[i] - top);
       total += weight[s] * parts[s].sum[i];
@@ -138,8 +152,10 @@ void run_core(const CoreProblem& p) {
   const int64_t n_sets = p.batch * p.streams * sets_per_stream;
   const int threads = omp_get_max_threads();
 
+  // One key range of one set: logical slots [t_begin, t_end), at rows [t_begin - base,
+  // t_end - base) of the streams (base: a multiple of the ring, 0 without one).
   struct Item {
-    int64_t set, split, t_begin, t_end;
+    int64_t set, split, t_begin, t_end, base;
   };
   std::vector<RowSet> sets(n_sets);
   std::vector<int> splits(n_sets);
@@ -159,16 +175,24 @@ void run_core(const CoreProblem& p) {
     const KeyRange range = p.mask.keys_for_block(first_slot, last_slot);
     const int64_t keys = range.size();
     const int n = p.forced_splits > 0 ? p.forced_splits : choose_splits(keys, n_sets, threads);
-    splits[i] = n;
-    if (n > 1) {
-      partial_offset[i] = partial_total;
-      partial_total += n * partial_floats(set.rows, p.dv);
-    }
+    const size_t first_item = items.size();
     for (int s = 0; s < n; ++s) {
       // Split boundaries range.lo + multiples of 16 keys; the last split ends at range.hi.
-      const int64_t begin = range.lo + (s == 0 ? 0 : (keys * s / n) / 16 * 16);
+      int64_t begin = range.lo + (s == 0 ? 0 : (keys * s / n) / 16 * 16);
       const int64_t end = s == n - 1 ? range.hi : range.lo + (keys * (s + 1) / n) / 16 * 16;
-      items.push_back({i, s, begin, end});
+      // A ring: one item per side of each multiple of p.ring the split crosses.
+      do {
+        const int64_t base = p.ring > 0 ? begin / p.ring * p.ring : 0;
+        const int64_t piece_end = p.ring > 0 ? std::min(end, base + p.ring) : end;
+        items.push_back(
+            {i, static_cast<int64_t>(items.size() - first_item), begin, piece_end, base});
+        begin = piece_end;
+      } while (begin < end);
+    }
+    splits[i] = static_cast<int>(items.size() - first_item);
+    if (splits[i] > 1) {
+      partial_offset[i] = partial_total;
+      partial_total += splits[i] * partial_floats(set.rows, p.dv);
     }
   }
   std::vector<float> partials(partial_total);
@@ -182,6 +206,10 @@ void run_core(const CoreProblem& p) {
       const Item& item = items[k];
       const RowSet& set = sets[item.set];
       describe(p, set, rows);
+      for (int64_t r = 0; r < set.rows && item.base != 0; ++r) {  // ring rows of this item
+        rows.first[r] -= item.base;
+        rows.limit[r] -= item.base;
+      }
       const RowsJob job = make_job(p, set, rows);
       const int64_t floats = partial_floats(set.rows, p.dv);
       Partial part;
@@ -193,9 +221,9 @@ void run_core(const CoreProblem& p) {
         part = partial_at(own.data(), set.rows, p.dv);
       }
       reset_partial(part, set.rows, p.dv);
-      attend_range(job, item.t_begin, item.t_end, part);
+      attend_range(job, item.t_begin - item.base, item.t_end - item.base, part);
       if (splits[item.set] == 1)
-        merge_partials(&part, 1, set.rows, p.dv, rows.out.data(), rows.lse.data());
+        merge_partials(&part, 1, set.rows, p.dv, rows.out.data(), rows.lse.data(), sink_rows(rows));
     }
 #pragma omp for schedule(dynamic, 1)
     for (int64_t i = 0; i < n_sets; ++i) {
@@ -205,7 +233,8 @@ void run_core(const CoreProblem& p) {
       std::vector<Partial> parts(splits[i]);
       for (int s = 0; s < splits[i]; ++s)
         parts[s] = partial_at(partials.data() + partial_offset[i] + s * floats, sets[i].rows, p.dv);
-      merge_partials(parts.data(), splits[i], sets[i].rows, p.dv, rows.out.data(), rows.lse.data());
+      merge_partials(parts.data(), splits[i], sets[i].rows, p.dv, rows.out.data(), rows.lse.data(),
+                     sink_rows(rows));
     }
   }
 }

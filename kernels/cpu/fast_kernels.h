@@ -12,7 +12,9 @@
 //                   outside every row's key range skipped, rows masked only on tiles that
 //                   cross their range's ends).
 //   merge_partials() combines partials of the same rows over disjoint key ranges and writes
-//                   normalised outputs and the natural-log LSE.
+//                   normalised outputs and the natural-log LSE; an attention sink (gpt-oss)
+//                   joins here, once per row after every split: one more key of score
+//                   sink and value zero.
 //   run_core()      the whole core of one forward (fast_core.cpp): every sequence x stream x
 //                   row set x key split as OpenMP work items (omp_get_max_threads() threads),
 //                   then the merge.
@@ -64,9 +66,12 @@ void reset_partial(const Partial& p, int64_t m, int64_t dv);
 void attend_range(const RowsJob& job, int64_t t_begin, int64_t t_end, const Partial& p);
 
 // Combines n partials of the same m rows (disjoint key ranges) and writes out[i] (dv floats)
-// and, when lse is non-null and lse[i] non-null, *lse[i] = natural-log LSE of row i.
+// and, when lse is non-null and lse[i] non-null, *lse[i] = natural-log LSE of row i. sink2,
+// when non-null, is row i's sink logit in log2 units (sink * log2(e)): the softmax of the row
+// gets one more term 2^sink2[i] in its denominator (a key whose value is zero), so out[i] is
+// scaled by exp(lse - lse') and the LSE written is lse' = log(exp(lse) + exp(sink)).
 void merge_partials(const Partial* parts, int n, int64_t m, int64_t dv, float* const* out,
-                    float* const* lse);
+                    float* const* lse, const float* sink2 = nullptr);
 
 // The two kernels behind attend_range (exposed for tests that force one or the other).
 void attend_range_rows(const RowsJob& job, int64_t t_begin, int64_t t_end, const Partial& p);
@@ -89,11 +94,21 @@ struct CoreProblem {
   const void* values = nullptr;
   int64_t value_stream_stride = 0, value_row_stride = 0;
   int64_t dk = 0, dv = 0;
-  const float* q = nullptr;  // [batch, seq, streams * group, dk]
-  float q_scale = 1.0f;      // softmax scale * log2(e) (see above), applied as q is packed
-  float* out = nullptr;      // [batch, seq, streams * group, dv]
-  float* lse = nullptr;      // [batch, seq, streams * group] natural log, or nullptr
-  int forced_splits = 0;     // > 0: split every key range this many ways (tests)
+  // A ring cache (FastCache::ring()): logical slot t is at row t % ring of each stream, key ranges
+  // crossing a multiple of ring run as one range per side, merged like key splits. 0: row t.
+  int64_t ring = 0;
+  const float* q =
+      nullptr;             // [batch, rows_seq, streams * group, dk], new token s at rows_first + s
+  float q_scale = 1.0f;    // softmax scale * log2(e) (see above), applied as q is packed
+  float* out = nullptr;    // [batch, rows_seq, streams * group, dv]
+  float* lse = nullptr;    // [batch, rows_seq, streams * group] natural log, or nullptr
+  int64_t rows_seq = 0;    // tokens per sequence in q, out and lse (0: seq)
+  int64_t rows_first = 0;  // where the new tokens start in them (a piece of a longer forward)
+  // Attention sinks: [streams * group] per query head, on the scale of the scaled scores
+  // (natural log, not multiplied by the softmax scale), or nullptr. Applied once per row by
+  // merge_partials after the key splits; out and lse include them.
+  const float* sinks = nullptr;
+  int forced_splits = 0;  // > 0: split every key range this many ways (tests)
 };
 void run_core(const CoreProblem& problem);
 

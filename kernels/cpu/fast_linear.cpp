@@ -59,6 +59,28 @@ void rope_rows(const CpuRope& rope, float* x, int64_t rows, int64_t row_stride, 
     rope.rotate_heads(x + r * row_stride, heads, head_stride, positions[r]);
 }
 
+QkNorm QkNorm::load(const LayerConfig& config, const Weights& weights, const std::string& name) {
+  const Tensor<double>& w = weights.get(name + ".weight");
+  QkNorm norm;
+  norm.weight.resize(w.data.size());
+  for (size_t i = 0; i < w.data.size(); ++i)
+    norm.weight[i] = static_cast<float>(w.data[i] + config.qk_norm_weight_offset);
+  norm.eps = config.rms_norm_eps;
+  return norm;
+}
+
+void QkNorm::apply(float* x, int64_t count) const {
+  const int64_t d = static_cast<int64_t>(weight.size());
+#pragma omp parallel for schedule(static) if (count > 64)
+  for (int64_t r = 0; r < count; ++r) {
+    float* head = x + r * d;
+    double squares = 0;
+    for (int64_t i = 0; i < d; ++i) squares += static_cast<double>(head[i]) * head[i];
+    const float inv_rms = static_cast<float>(1.0 / std::sqrt(squares / d + eps));
+    for (int64_t i = 0; i < d; ++i) head[i] = head[i] * inv_rms * weight[i];
+  }
+}
+
 float core_query_factor(const LayerConfig& config) {
   return static_cast<float>(config.scale() * 1.4426950408889634);
 }

@@ -1,9 +1,14 @@
 // The fast CPU form of MHA, GQA and MQA (ImplForm::standard): q/k/v projections (FastLinear),
-// RoPE (CpuRope on rope_spec(config)) on every query and key head, the new keys and values
+// QK-norm when configured (QkNorm: RMSNorm of every query and key head, before RoPE), RoPE
+// (CpuRope on rope_spec(config)) on every query and key head, the new keys and values
 // converted to the cache dtype and appended to the head-major cache (K and V parts,
 // [B, n_kv, capacity, d]), then the core (fast_kernels.h run_core: query head h reads KV stream
-// h / g, all g heads of a stream served by one pass over it) and o_proj.
+// h / g, all g heads of a stream served by one pass over it; attention sinks, when configured,
+// join each query head's softmax in the core's final merge) and o_proj. A sliding layer's cache
+// is a ring of cache_slots(config, capacity) rows (variants/variant_spec.h): a forward of more
+// than kRingStepTokens tokens then stores and attends them kRingStepTokens at a time.
 // Tested by tests/test_cpu_fast.cpp and `attnlab verify`; timed by bench/bench_attention.cpp.
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
@@ -28,15 +33,22 @@ class FastStandardAttention final : public FastAttention {
         v_proj_(FastLinear::load(config, weights, "v_proj")),
         o_proj_(FastLinear::load(config, weights, "o_proj")),
         rope_(attnlab::rope_spec(config)),
+        sinks_(config.attention_sinks ? to_float(weights.get("sinks")) : std::vector<float>{}),
         owner_(std::string("cpu fast standard attention (") + to_string(dtype) + "), " +
                std::to_string(config.n_kv_heads) + " kv heads x " +
-               std::to_string(config.head_dim)) {}
+               std::to_string(config.head_dim)) {
+    if (config.qk_norm) {
+      q_norm_ = QkNorm::load(config, weights, "q_norm");
+      k_norm_ = QkNorm::load(config, weights, "k_norm");
+    }
+  }
 
   std::unique_ptr<KvCache> make_cache(int64_t batch, int64_t capacity) const override {
     check_cache_request(batch, capacity);
     const CachePartShape part{config_.n_kv_heads, config_.head_dim};
-    return std::make_unique<FastCache>(batch, capacity, owner_, dtype_,
-                                       std::vector<CachePartShape>{part, part});
+    return std::make_unique<FastCache>(
+        batch, capacity, owner_, dtype_, std::vector<CachePartShape>{part, part},
+        cache_slots(config_, capacity), config_.window().value_or(0));
   }
 
   void forward(const float* x, const int64_t* positions, int64_t batch, int64_t seq, KvCache& cache,
@@ -48,33 +60,33 @@ class FastStandardAttention final : public FastAttention {
     q_proj_.apply(x, rows, q.data());
     k_proj_.apply(x, rows, k.data());
     v_proj_.apply(x, rows, v.data());
+    if (config_.qk_norm) {
+      q_norm_.apply(q.data(), rows * heads);
+      k_norm_.apply(k.data(), rows * config_.n_kv_heads);
+    }
     rope_rows(rope_, q.data(), rows, heads * d, heads, d, positions);
     rope_rows(rope_, k.data(), rows, kv_width, config_.n_kv_heads, d, positions);
-    const int64_t start = kv.length();
-#pragma omp parallel for collapse(2) schedule(static) if (rows > 16)
-    for (int64_t row = 0; row < rows; ++row)
-      for (int64_t h = 0; h < config_.n_kv_heads; ++h) {
-        const int64_t b = row / seq, slot = start + row % seq;
-        kv.write(0, b, h, slot, k.data() + row * kv_width + h * d, 0, d);
-        kv.write(1, b, h, slot, v.data() + row * kv_width + h * d, 0, d);
-      }
-    CacheWriter::advance(cache, seq);
     std::vector<float> heads_out(rows * heads * d);
-    core(q.data(), seq, kv, heads_out.data(), lse);
+    // A ring holds the keys of at most kRingStepTokens new tokens' windows: store a piece of
+    // that many, attend it, then the next.
+    const int64_t step = kv.ring() ? kRingStepTokens : seq;
+    for (int64_t first = 0; first < seq; first += step) {
+      const int64_t n = std::min(step, seq - first);
+      store(kv, k.data(), v.data(), seq, first, n);
+      kv.advance(n);
+      core(q.data(), seq, first, n, kv, heads_out.data(), lse);
+    }
     o_proj_.apply(heads_out.data(), rows, out);
   }
 
-  int64_t core_query_width() const override {
-    return config_.head_dim;
-  }
-  int64_t core_value_width() const override {
-    return config_.head_dim;
-  }
+  int64_t core_query_width() const override { return config_.head_dim; }
+  int64_t core_value_width() const override { return config_.head_dim; }
 
   void attend_core(const float* q, int64_t seq, KvCache& cache, float* out,
                    float* lse) const override {
     FastCache& kv = own_fast_cache(cache, owner_);
-    core(q, seq, kv, out, lse);
+    kv.check_resident(kv.length() - seq);
+    core(q, seq, 0, seq, kv, out, lse);
   }
 
   float cached_value(const KvCache& cache, int part, int64_t b, int64_t head, int64_t t,
@@ -83,13 +95,34 @@ class FastStandardAttention final : public FastAttention {
   }
 
  private:
-  void core(const float* q, int64_t seq, const FastCache& kv, float* out, float* lse) const {
+  // Tokens [first, first + n) of each sequence's `seq` rows of k and v ([batch * seq,
+  // n_kv * d]) into the next n cache slots.
+  void store(FastCache& kv, const float* k, const float* v, int64_t seq, int64_t first,
+             int64_t n) const {
+    const int64_t d = config_.head_dim, kv_width = config_.n_kv_heads * d;
+    const int64_t start = kv.length(), rows = kv.batch() * n;
+#pragma omp parallel for collapse(2) schedule(static) if (rows > 16)
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t h = 0; h < config_.n_kv_heads; ++h) {
+        const int64_t b = r / n, s = r % n, row = b * seq + first + s;
+        kv.write(0, b, h, start + s, k + row * kv_width + h * d, 0, d);
+        kv.write(1, b, h, start + s, v + row * kv_width + h * d, 0, d);
+      }
+  }
+
+  // The core for the last n cached tokens, which are tokens [first, first + n) of the `seq`
+  // rows per sequence of q, out and lse.
+  void core(const float* q, int64_t seq, int64_t first, int64_t n, const FastCache& kv, float* out,
+            float* lse) const {
     CoreProblem p;
     p.dtype = dtype_;
     p.batch = kv.batch();
     p.streams = config_.n_kv_heads;
     p.group = config_.n_heads / config_.n_kv_heads;
-    p.seq = seq;
+    p.seq = n;
+    p.rows_seq = seq;
+    p.rows_first = first;
+    p.ring = kv.ring() ? kv.slots() : 0;
     p.length = kv.length();
     p.mask = mask_spec(config_);
     p.keys = kv.data(0);
@@ -103,13 +136,16 @@ class FastStandardAttention final : public FastAttention {
     p.q_scale = core_query_factor(config_);
     p.out = out;
     p.lse = lse;
+    p.sinks = sinks_.empty() ? nullptr : sinks_.data();
     run_core(p);
   }
 
   LayerConfig config_;
   DType dtype_;
   FastLinear q_proj_, k_proj_, v_proj_, o_proj_;
-  CpuRope rope_;  // rope_spec(config), inverse frequencies taken once
+  CpuRope rope_;              // rope_spec(config), inverse frequencies taken once
+  std::vector<float> sinks_;  // [n_heads] sink logits, or empty without attention_sinks
+  QkNorm q_norm_, k_norm_;    // used only with config.qk_norm
   std::string owner_;
 };
 

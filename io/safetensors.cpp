@@ -335,7 +335,8 @@ Tensor<double> SafetensorsFile::to_double(const std::string& name) const {
       case DType::fp16:
         out.data[i] = fp16_to_float(take<uint16_t>(t.bytes, i));
         break;
-      case DType::i64:
+      case DType::i64:  // integer tensors are read and written by their own functions
+      case DType::fp8:  // not a safetensors dtype attnlab reads or writes
         break;
     }
   }
@@ -399,7 +400,8 @@ void SafetensorsWriter::add(const std::string& name, const Tensor<double>& tenso
       case DType::fp16:
         put<uint16_t>(t.bytes, i, double_to_fp16(v));
         break;
-      case DType::i64:
+      case DType::i64:  // integer tensors are read and written by their own functions
+      case DType::fp8:  // not a safetensors dtype attnlab reads or writes
         break;
     }
   }

@@ -23,7 +23,7 @@ void window_hides_old_tokens(const LayerConfig& config, const Case& c, int64_t j
 void sink_is_a_zero_value_key(const LayerConfig& config, const Case& c, const CpuUnderTest& cpu);
 
 // 13. QK-norm: scaling the q_proj rows (and bias) of each query head, and the k_proj rows of
-//     each key head, by its own positive factor changes nothing (rms_norm_eps set to 1e-12 so
+//     each key head, by its own positive factor changes nothing (rms_norm_eps set to 1e-30 so
 //     the invariance is exact to rounding). config must have qk_norm.
 void qk_norm_removes_row_scales(const LayerConfig& config, const Case& c, uint64_t factor_seed,
                                 const CpuUnderTest& cpu);

@@ -84,6 +84,8 @@ FastCache::FastCache(int64_t batch, int64_t capacity, std::string owner, DType d
       case DType::fp16:
         fill_nan<fp16_t>(bytes, elements);
         break;
+      default:  // not a cache dtype: refused by the backend's factory
+        break;
     }
   }
 }
@@ -109,6 +111,8 @@ void FastCache::write(int part, int64_t b, int64_t head, int64_t t, const float*
       return write_values<bf16_t>(parts_[part].get(), index, values, count);
     case DType::fp16:
       return write_values<fp16_t>(parts_[part].get(), index, values, count);
+    default:
+      return;
   }
 }
 
@@ -121,8 +125,9 @@ float FastCache::read(int part, int64_t b, int64_t head, int64_t t, int64_t i) c
       return read_value<bf16_t>(parts_[part].get(), index);
     case DType::fp16:
       return read_value<fp16_t>(parts_[part].get(), index);
+    default:
+      return 0;
   }
-  return 0;
 }
 
 std::vector<float> FastCache::read_part(int part) const {
@@ -165,6 +170,8 @@ void FastCache::fill_synthetic(int64_t length, uint64_t seed) {
         break;
       case DType::fp16:
         fill_streams<fp16_t>(parts_[part].get(), streams, slots_, width, rows, part_seed);
+        break;
+      default:
         break;
     }
   }

@@ -2,6 +2,7 @@
 // implementation on every case of CONFIG (a file, or a built-in config: "default", "ci") through
 // every check of verify/checks.h against the fp64 reference, prints one row per (case, check,
 // implementation), and exits 0 when all pass, 1 on any failure, 2 on bad usage or input.
+// --plugin lib.so adds the implementations of a shared library (include/attnlab/plugin.h).
 // --inject-fault NAME runs the CPU backend with a deliberate bug instead, to watch the gate fail.
 #include <omp.h>
 
@@ -11,6 +12,7 @@
 #include "cli/commands.h"
 #include "cli/text_table.h"
 #include "core/error.h"
+#include "registry/plugin_loader.h"
 #include "verify/conformance.h"
 #include "verify/verify_report.h"
 
@@ -24,6 +26,7 @@ struct VerifyOptions {
   std::string junit_path;
   std::string filter;  // substring of Implementation::id()
   std::string fault;
+  std::vector<std::string> plugins;  // shared libraries implementing include/attnlab/plugin.h
   bool show_skipped = false;
   int threads = 0;
 };
@@ -49,6 +52,7 @@ std::string cell(bool ran, const char* format, double value) {
 
 int run_verify(const VerifyOptions& o) {
   if (o.threads > 0) omp_set_num_threads(o.threads);
+  for (const std::string& plugin : o.plugins) load_plugin(plugin);
   const std::vector<VerifyCase> cases = load_verify_cases(o.config);
   const std::vector<Implementation> impls = chosen_implementations(o);
   const std::vector<CaseResult> results = run_conformance(cases, impls);
@@ -104,6 +108,9 @@ Command add_verify_command(CLI::App& root) {
                   "rope_query_only, causal_off_by_one, value_bias_unfolded, heads_permuted, "
                   "cache_offset_ignored, sink_ignored, qk_norm_skipped, window_ignored): the "
                   "gate must fail");
+  app->add_option("--plugin", o->plugins,
+                  "Also verify the implementations of this shared library (include/attnlab/"
+                  "plugin.h); repeatable. --filter NAME keeps only its rows");
   app->add_flag("--show-skipped", o->show_skipped, "Also list the skipped rows and why");
   app->add_option("--threads", o->threads, "OpenMP threads (default: all cores)")
       ->check(CLI::Range(1, 1024));

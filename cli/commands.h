@@ -20,5 +20,7 @@ Command add_verify_command(CLI::App& root);
 Command add_sweep_command(CLI::App& root);
 Command add_merge_command(CLI::App& root);
 Command add_report_command(CLI::App& root);
+Command add_golden_command(CLI::App& root);
+Command add_compare_command(CLI::App& root);
 
 }  // namespace attnlab::cli

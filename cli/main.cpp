@@ -14,10 +14,10 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version",
                        std::string(build_info().version) + " (" + build_info().git_commit + ")");
   app.require_subcommand(1);
-  std::vector<cli::Command> commands = {cli::add_verify_command(app), cli::add_sweep_command(app),
-                                        cli::add_merge_command(app),  cli::add_run_command(app),
-                                        cli::add_kv_command(app),     cli::add_info_command(app),
-                                        cli::add_report_command(app)};
+  std::vector<cli::Command> commands = {
+      cli::add_verify_command(app), cli::add_sweep_command(app),  cli::add_merge_command(app),
+      cli::add_run_command(app),    cli::add_kv_command(app),     cli::add_info_command(app),
+      cli::add_report_command(app), cli::add_golden_command(app), cli::add_compare_command(app)};
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

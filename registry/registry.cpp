@@ -121,23 +121,43 @@ Implementation cuda_entry(ImplForm form, DType dtype) {
 }
 #endif
 
+std::vector<Implementation>& table() {
+  static std::vector<Implementation> entries;
+  return entries;
+}
+
+void add_to_table(Implementation impl) {
+  if (impl.backend.empty() || !impl.supports || !impl.run_chunks)
+    throw Error("implementation '" + impl.id() + "' lacks a backend name, supports or run_chunks");
+  for (const Implementation& existing : table())
+    if (existing.id() == impl.id())
+      throw Error("implementation " + impl.id() + " is already registered");
+  table().push_back(std::move(impl));
+}
+
+void register_builtins() {
+  for (ImplForm form : {ImplForm::standard, ImplForm::naive, ImplForm::absorb}) {
+    add_to_table(reference_entry(form));
+    // fp32 first: find_implementation("cpu", form) without a dtype picks it.
+    for (DType dtype : cache_dtypes()) add_to_table(cpu_fast_entry(form, dtype));
+    add_to_table(cpu_plain_entry(form));
+#ifdef ATTNLAB_HAVE_CUDA
+    for (DType dtype : cache_dtypes()) add_to_table(cuda_entry(form, dtype));
+#endif
+  }
+}
+
 }  // namespace
 
 const std::vector<Implementation>& implementations() {
-  static const std::vector<Implementation> table = [] {
-    std::vector<Implementation> t;
-    for (ImplForm form : {ImplForm::standard, ImplForm::naive, ImplForm::absorb}) {
-      t.push_back(reference_entry(form));
-      // fp32 first: find_implementation("cpu", form) without a dtype picks it.
-      for (DType dtype : cache_dtypes()) t.push_back(cpu_fast_entry(form, dtype));
-      t.push_back(cpu_plain_entry(form));
-#ifdef ATTNLAB_HAVE_CUDA
-      for (DType dtype : cache_dtypes()) t.push_back(cuda_entry(form, dtype));
-#endif
-    }
-    return t;
-  }();
-  return table;
+  static const bool registered = (register_builtins(), true);
+  (void)registered;
+  return table();
+}
+
+void register_implementation(Implementation impl) {
+  implementations();  // the built-ins come first
+  add_to_table(std::move(impl));
 }
 
 std::vector<std::string> fault_names() {

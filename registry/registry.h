@@ -33,7 +33,7 @@ const char* to_string(Phase phase);
 Phase parse_phase(const std::string& text);  // throws attnlab::Error
 
 struct Implementation {
-  std::string backend;  // "reference", "cpu" (fast), "cpu-plain", "cuda"
+  std::string backend;  // "reference", "cpu" (fast), "cpu-plain", "cuda", or a plugin's name
   ImplForm form;
   // Cache storage type: fp64 (reference), fp32, bf16, fp16 (CPU and CUDA: fp32 compute and
   // accumulation whatever the storage). Results files name it with to_string(dtype).
@@ -63,7 +63,13 @@ struct Implementation {
   std::string id() const { return backend + "/" + to_string(form) + "/" + to_string(dtype); }
 };
 
+// The built-in entries (registered on first use) and every one registered since. Registering
+// invalidates earlier references into the list: register at start-up, before anything runs.
 const std::vector<Implementation>& implementations();
+// Adds an entry: the one path built-in backends and plugins (registry/plugin_loader.h) take.
+// Throws attnlab::Error when its id is already registered, or backend, supports or run_chunks
+// is missing.
+void register_implementation(Implementation impl);
 // Throws attnlab::Error listing what exists when nothing matches. No dtype = the first one.
 const Implementation& find_implementation(const std::string& backend, ImplForm form,
                                           std::optional<DType> dtype = std::nullopt);

@@ -13,6 +13,7 @@ packages=(
   libbenchmark-tools python3-scipy                 # compare.py (tests and --baseline)
   gnuplot-nox                                      # `attnlab report` draws its SVG charts
   chromium                                         # the report's headless-browser test
+  python3-torch                                    # examples/pytorch's test (golden + compare)
   clang-format                                     # CI's format check (scripts/check_format.sh)
   clang libclang-rt-14-dev libomp-dev              # fuzz harnesses (scripts/fuzz.sh): clang, its
                                                    # libFuzzer + ASan/UBSan runtimes, its OpenMP

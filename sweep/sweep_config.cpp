@@ -16,6 +16,7 @@
 #include "core/json_fields.h"
 #include "core/presets.h"
 #include "core/size_limits.h"
+#include "registry/plugin_loader.h"
 #include "variants/variant_spec.h"
 
 namespace attnlab {
@@ -204,9 +205,9 @@ SweepSpec parse_sweep(const std::string& json_text, const std::string& origin) {
   const json j = parse_json(json_text, origin);
   if (!j.is_object()) fail(origin, "a sweep config must be a JSON object");
   static const std::set<std::string> known = {
-      "name",       "description", "models",  "impls",      "backends", "dtypes",
-      "phases",     "batch",       "context", "seq",        "threads",  "repetitions",
-      "min_time_s", "verify",      "exclude", "calibration"};
+      "name",       "description", "models",  "impls",       "backends", "dtypes",
+      "phases",     "batch",       "context", "seq",         "threads",  "repetitions",
+      "min_time_s", "verify",      "exclude", "calibration", "plugins"};
   for (auto it = j.begin(); it != j.end(); ++it)
     if (!known.count(it.key())) fail(origin, "unknown field " + single_quoted(it.key()));
   if (!j.contains("models")) fail(origin, "missing required field 'models'");
@@ -232,6 +233,18 @@ SweepSpec parse_sweep(const std::string& json_text, const std::string& origin) {
   const std::vector<std::string> impls =
       j.contains("impls") ? string_list(j, "impls", origin, {"standard", "naive", "absorb"})
                           : std::vector<std::string>{"standard", "naive", "absorb"};
+  // Plugins first: their implementations become backends the lists below may name.
+  if (j.contains("plugins")) {
+    if (!j["plugins"].is_array()) fail(origin, "plugins must be a list of shared-library paths");
+    for (const json& p : j["plugins"]) {
+      if (!p.is_string()) fail(origin, "plugins: expected paths, got " + p.dump());
+      std::filesystem::path path = p.get<std::string>();
+      // Relative paths are relative to the config file (or the working directory for built-ins).
+      if (path.is_relative() && std::filesystem::is_regular_file(origin))
+        path = std::filesystem::path(origin).parent_path() / path;
+      load_plugin(path.string());
+    }
+  }
   std::set<std::string> backend_names;
   for (const Implementation& impl : implementations())
     if (impl.make_attention || !impl.unavailable_reason().empty())  // unavailable: refused later

@@ -1,6 +1,7 @@
 // The verify checks; see checks.h. Each check is data: a name, when it applies, and how to run.
 #include "verify/checks.h"
 
+#include "core/error.h"
 #include "core/presets.h"
 #include "registry/driver.h"
 #include "variants/conversions.h"
@@ -17,9 +18,7 @@ constexpr int64_t kDecodeTail = 3;
 // what generation after a long prompt does, at the cost of a prefill (a token-by-token decode of
 // a 1000-token case costs a thousand forwards).
 RunOutput prompt_then_decode(const CaseData& c, const Implementation& impl) {
-  const int64_t seq = c.spec.seq, tail = std::min(kDecodeTail, seq - 1);
-  std::vector<int64_t> chunks{seq - tail};
-  chunks.insert(chunks.end(), tail, 1);
+  const std::vector<int64_t> chunks = phase_chunks("prompt_decode", c.spec.seq);
   if (impl.make_attention)
     return run_through(*impl.make_attention(c.config, c.weights), c.config, c.x, c.positions,
                        chunks);
@@ -70,11 +69,11 @@ std::vector<Check> make_checks() {
   checks.push_back(
       {"chunked",
        [](const CaseData& c, const Implementation& impl) {
-         if (c.spec.seq < 3) return std::string("needs seq >= 3");
-         return unsupported(c, impl);
+         const std::string why = phase_excluded("chunked", c.spec.seq);
+         return why.empty() ? unsupported(c, impl) : why;
        },
        [](const CaseData& c, const Implementation& impl) {
-         const int64_t chunk = std::max<int64_t>(2, c.spec.seq / 3);
+         const int64_t chunk = phase_chunks("chunked", c.spec.seq).front();
          return CheckRun{impl.run_chunks(c.config, c.weights, c.x, c.positions, chunk), c.truth};
        }});
   checks.push_back({"shift",
@@ -191,6 +190,29 @@ CaseData prepare_case(const LayerConfig& config, const VerifyCase& spec) {
   c.truth = find_implementation("reference", defining_form(c.config), DType::fp64)
                 .run(c.config, c.weights, c.x, c.positions, Phase::prefill);
   return c;
+}
+
+std::vector<std::string> phase_names() {
+  return {"prefill", "decode", "prompt_decode", "chunked"};
+}
+
+std::string phase_excluded(const std::string& phase, int64_t seq) {
+  if (phase == "prompt_decode" && seq < 2) return "needs seq >= 2";
+  if (phase == "chunked" && seq < 3) return "needs seq >= 3";
+  return "";
+}
+
+std::vector<int64_t> phase_chunks(const std::string& phase, int64_t seq) {
+  if (phase == "prefill") return {seq};
+  if (phase == "decode") return even_chunks(seq, 1);
+  if (phase == "prompt_decode") {
+    const int64_t tail = std::min(kDecodeTail, seq - 1);
+    std::vector<int64_t> chunks{seq - tail};
+    chunks.insert(chunks.end(), tail, 1);
+    return chunks;
+  }
+  if (phase == "chunked") return even_chunks(seq, std::max<int64_t>(2, seq / 3));
+  throw Error("phase '" + phase + "' is not one of prefill, decode, prompt_decode, chunked");
 }
 
 const std::vector<Check>& verify_checks() {

@@ -51,6 +51,14 @@ struct Check {
 };
 
 const std::vector<Check>& verify_checks();
+
+// How the checks that feed one case's tokens in pieces split seq tokens into forwards:
+// "prefill" {seq}, "decode" all ones, "prompt_decode" {seq - 3, 1, 1, 1}, "chunked" chunks of
+// max(2, seq / 3). "" when `phase` applies to a sequence of this length, else why not; the
+// golden files (verify/golden.h) write each as a phase.
+std::vector<std::string> phase_names();
+std::string phase_excluded(const std::string& phase, int64_t seq);
+std::vector<int64_t> phase_chunks(const std::string& phase, int64_t seq);
 // The names of verify_checks(), in order, and whether `name` is one of them.
 std::vector<std::string> check_names();
 bool is_check_name(const std::string& name);

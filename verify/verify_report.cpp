@@ -23,7 +23,7 @@ std::string metrics(const CaseResult& r) {
 
 }  // namespace
 
-void write_verify_json(const std::string& path, const std::vector<CaseResult>& results) {
+nlohmann::ordered_json verify_rows_json(const std::vector<CaseResult>& results) {
   nlohmann::ordered_json j = nlohmann::ordered_json::array();
   for (const CaseResult& r : results) {
     nlohmann::ordered_json row = {{"case", r.case_name},           {"check", r.check},
@@ -46,8 +46,12 @@ void write_verify_json(const std::string& path, const std::vector<CaseResult>& r
     }
     j.push_back(row);
   }
+  return j;
+}
+
+void write_verify_json(const std::string& path, const std::vector<CaseResult>& results) {
   AtomicFile file(path);
-  file.stream() << j.dump(2) << "\n";
+  file.stream() << verify_rows_json(results).dump(2) << "\n";
   file.commit();
 }
 

@@ -3,6 +3,7 @@
 // SKIP = <skipped>), both written atomically (temp file + rename).
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -10,6 +11,8 @@
 
 namespace attnlab {
 
+// The rows as the JSON array write_verify_json writes (`attnlab compare --json` prints it).
+nlohmann::ordered_json verify_rows_json(const std::vector<CaseResult>& results);
 void write_verify_json(const std::string& path, const std::vector<CaseResult>& results);
 void write_verify_junit(const std::string& path, const std::vector<CaseResult>& results);
 

@@ -89,30 +89,23 @@ inline int check_features_against_plain_loop() {
     const LayerConfig config = resolve_model(model);
     CaseData data = prepare_case(config, feature_case(model, seed++));
     data.truth = test::plain_standard_attention(config, data.weights, data.x, data.positions);
-    if (config.attention_sinks) {
+    // The plain loop with one feature switched off, to show the feature moves the truth.
+    const auto without = [&](auto switch_off) {
       LayerConfig off = config;
-      off.attention_sinks = false;
-      CHECK(max_abs_difference(
-                data.truth.lse,
-                test::plain_standard_attention(off, data.weights, data.x, data.positions).lse) >
-            1e-2);
-    }
-    if (config.qk_norm) {
-      LayerConfig off = config;
-      off.qk_norm = false;
-      CHECK(max_abs_difference(
-                data.truth.out,
-                test::plain_standard_attention(off, data.weights, data.x, data.positions).out) >
-            1e-2);
-    }
-    if (config.window()) {
-      LayerConfig off = config;
-      off.sliding_window.reset();
-      CHECK(max_abs_difference(
-                data.truth.out,
-                test::plain_standard_attention(off, data.weights, data.x, data.positions).out) >
-            1e-2);
-    }
+      switch_off(off);
+      return test::plain_standard_attention(off, data.weights, data.x, data.positions);
+    };
+    if (config.attention_sinks)
+      CHECK(max_abs_difference(data.truth.lse, without([](LayerConfig& c) {
+                                                 c.attention_sinks = false;
+                                               }).lse) > 1e-2);
+    if (config.qk_norm)
+      CHECK(max_abs_difference(data.truth.out,
+                               without([](LayerConfig& c) { c.qk_norm = false; }).out) > 1e-2);
+    if (config.window())
+      CHECK(max_abs_difference(data.truth.out, without([](LayerConfig& c) {
+                                                 c.sliding_window.reset();
+                                               }).out) > 1e-2);
     passes += check_case(data, judged_against_truth);
   }
   return passes;

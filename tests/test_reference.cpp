@@ -54,6 +54,17 @@ LayerConfig hand_config(AttentionKind kind, int64_t hidden, int64_t heads, int64
   return c;
 }
 
+// The one-head layer of the hand-computed mixture tests: q_proj = k_proj = o_proj = identity,
+// v_proj = diag(2, 3).
+Weights hand_mixture_weights() {
+  Weights w;
+  w.tensors["q_proj.weight"] = matrix(2, 2, {1, 0, 0, 1});
+  w.tensors["k_proj.weight"] = matrix(2, 2, {1, 0, 0, 1});
+  w.tensors["v_proj.weight"] = matrix(2, 2, {2, 0, 0, 3});
+  w.tensors["o_proj.weight"] = matrix(2, 2, {1, 0, 0, 1});
+  return w;
+}
+
 }  // namespace
 
 TEST_CASE("rms_norm matches a hand-computed value", "[reference][blocks]") {
@@ -155,11 +166,7 @@ TEST_CASE("one-head MHA layer matches a hand-computed softmax mixture", "[refere
   LayerConfig config = hand_config(AttentionKind::mha, 2, 1, 1, 2);
   config.softmax_scale = 0.5;
   validate_layer_config(config, "hand-built config");
-  Weights w;
-  w.tensors["q_proj.weight"] = matrix(2, 2, {1, 0, 0, 1});
-  w.tensors["k_proj.weight"] = matrix(2, 2, {1, 0, 0, 1});
-  w.tensors["v_proj.weight"] = matrix(2, 2, {2, 0, 0, 3});
-  w.tensors["o_proj.weight"] = matrix(2, 2, {1, 0, 0, 1});
+  Weights w = hand_mixture_weights();
   const Tensor<double> x({1, 2, 2}, std::vector<double>{1, 0, 0, 2});
   Cache cache;
   const Result r =
@@ -222,11 +229,7 @@ TEST_CASE("a sink logit joins each head's softmax with a zero value", "[referenc
   config.softmax_scale = 0.5;
   config.attention_sinks = true;
   validate_layer_config(config, "hand-built config");
-  Weights w;
-  w.tensors["q_proj.weight"] = matrix(2, 2, {1, 0, 0, 1});
-  w.tensors["k_proj.weight"] = matrix(2, 2, {1, 0, 0, 1});
-  w.tensors["v_proj.weight"] = matrix(2, 2, {2, 0, 0, 3});
-  w.tensors["o_proj.weight"] = matrix(2, 2, {1, 0, 0, 1});
+  Weights w = hand_mixture_weights();
   w.tensors["sinks"] = Tensor<double>({1}, std::vector<double>{0.5});
   const Tensor<double> x({1, 2, 2}, std::vector<double>{1, 0, 0, 2});
   Cache cache;

@@ -60,11 +60,8 @@ void rope_rows(const CpuRope& rope, float* x, int64_t rows, int64_t row_stride, 
 }
 
 QkNorm QkNorm::load(const LayerConfig& config, const Weights& weights, const std::string& name) {
-  const Tensor<double>& w = weights.get(name + ".weight");
   QkNorm norm;
-  norm.weight.resize(w.data.size());
-  for (size_t i = 0; i < w.data.size(); ++i)
-    norm.weight[i] = static_cast<float>(w.data[i] + config.qk_norm_weight_offset);
+  norm.weight = qk_norm_weight(config, weights, name + ".weight");  // w + offset (cpu_common)
   norm.eps = config.rms_norm_eps;
   return norm;
 }

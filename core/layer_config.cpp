@@ -45,7 +45,9 @@ AttentionKind parse_attention(const std::string& s, const std::string& origin) {
   if (s == "gqa") return AttentionKind::gqa;
   if (s == "mqa") return AttentionKind::mqa;
   if (s == "mla") return AttentionKind::mla;
-  fail(origin, "attention " + single_quoted(s) + " is not one of mha, gqa, mqa, mla");
+  if (s == "gta") return AttentionKind::gta;
+  if (s == "gla") return AttentionKind::gla;
+  fail(origin, "attention " + single_quoted(s) + " is not one of mha, gqa, mqa, mla, gta, gla");
 }
 
 RopeLayout parse_rope_layout(const std::string& s, const std::string& origin) {
@@ -91,6 +93,10 @@ const char* to_string(AttentionKind kind) {
       return "mqa";
     case AttentionKind::mla:
       return "mla";
+    case AttentionKind::gta:
+      return "gta";
+    case AttentionKind::gla:
+      return "gla";
   }
   return "?";
 }
@@ -108,13 +114,13 @@ const char* to_string(RopeLayout layout) {
 }
 
 int64_t LayerConfig::qk_head_dim() const {
-  return is_mla() ? qk_nope_head_dim + qk_rope_head_dim : head_dim;
+  return has_latent() ? qk_nope_head_dim + qk_rope_head_dim : head_dim;
 }
 int64_t LayerConfig::value_head_dim() const {
-  return is_mla() ? v_head_dim : head_dim;
+  return has_latent() ? v_head_dim : head_dim;
 }
 int64_t LayerConfig::rope_dim() const {
-  if (is_mla()) return qk_rope_head_dim;
+  if (has_latent() || is_gta()) return qk_rope_head_dim;
   // Hugging Face: int(head_dim * partial_rotary_factor) (truncation).
   return static_cast<int64_t>(static_cast<double>(head_dim) * partial_rotary_factor);
 }
@@ -138,7 +144,7 @@ RopeScaling LayerConfig::layer_rope_scaling() const {
   return rope_scaling;
 }
 int64_t LayerConfig::kv_heads() const {
-  return is_mla() ? n_heads : n_kv_heads;
+  return has_latent() ? n_heads : n_kv_heads;
 }
 double yarn_mscale(double factor, double mscale) {
   return factor <= 1 ? 1.0 : 0.1 * mscale * std::log(factor) + 1.0;
@@ -168,10 +174,9 @@ void validate_rope_extensions(const LayerConfig& c, const std::string& origin) {
   if (!(c.partial_rotary_factor > 0 && c.partial_rotary_factor <= 1))
     fail(origin, "rope.partial_rotary_factor (" + std::to_string(c.partial_rotary_factor) +
                      ") must be in (0, 1]");
-  if (c.is_mla() && c.partial_rotary_factor != 1)
-    fail(origin,
-         "rope.partial_rotary_factor does not apply to attention 'mla' (its rotary part "
-         "is qk_rope_head_dim)");
+  if ((c.has_latent() || c.is_gta()) && c.partial_rotary_factor != 1)
+    fail(origin, std::string("rope.partial_rotary_factor does not apply to attention '") +
+                     to_string(c.attention) + "' (its rotary part is qk_rope_head_dim)");
   if (c.rope_local_theta && !finite_positive(*c.rope_local_theta))
     fail(origin, "rope.local_base_freq must be a finite number > 0");
   const RopeScaling& r = c.rope_scaling;
@@ -217,7 +222,7 @@ void validate_layer_kinds(const LayerConfig& c, const std::string& origin) {
   if (c.layer_index < 0 || c.layer_index >= c.n_layers)
     fail(origin, "layer_index (" + std::to_string(c.layer_index) +
                      ") must be in [0, n_layers - 1 = " + std::to_string(c.n_layers - 1) + "]");
-  if (c.is_mla() && (c.attention_sinks || c.qk_norm))
+  if ((c.has_latent() || c.is_gta()) && (c.attention_sinks || c.qk_norm))
     fail(origin, std::string(c.attention_sinks ? "attention_sinks" : "qk_norm") +
                      " applies only to attention mha, gqa, mqa");
   if (!std::isfinite(c.qk_norm_weight_offset))
@@ -230,9 +235,16 @@ void validate_layer_config(const LayerConfig& c, const std::string& origin) {
   require_dim(origin, "hidden_size", c.hidden_size, 1);
   require_dim(origin, "n_heads", c.n_heads, 1);
   require_dim(origin, "n_layers", c.n_layers, 1);
-  if (!c.is_mla()) {
+  if (!c.has_latent()) {
     require_dim(origin, "head_dim", c.head_dim, 1);
     require_dim(origin, "n_kv_heads", c.n_kv_heads, 1);
+    if (c.is_gta()) {
+      // K = [tied state's first head_dim - r elements | the rope key]: both parts non-empty.
+      if (c.qk_rope_head_dim < 1 || c.qk_rope_head_dim >= c.head_dim)
+        fail(origin, "qk_rope_head_dim (" + std::to_string(c.qk_rope_head_dim) +
+                         ") must be in [1, head_dim - 1 = " + std::to_string(c.head_dim - 1) +
+                         "] for attention 'gta'");
+    }
     if (c.n_heads % c.n_kv_heads != 0)
       fail(origin, "n_heads (" + std::to_string(c.n_heads) + ") must be divisible by n_kv_heads (" +
                        std::to_string(c.n_kv_heads) + ")");
@@ -247,11 +259,19 @@ void validate_layer_config(const LayerConfig& c, const std::string& origin) {
     require_dim(origin, "qk_nope_head_dim", c.qk_nope_head_dim, 1);
     require_dim(origin, "qk_rope_head_dim", c.qk_rope_head_dim, 0);
     require_dim(origin, "v_head_dim", c.v_head_dim, 1);
-    // kv_a_proj_with_mqa's output and the absorb cache of a token (each term <= kMaxDim).
-    const int64_t latent_width = c.kv_lora_rank + c.qk_rope_head_dim;
-    if (latent_width > kMaxHeadWidth)
-      fail(origin, "kv_lora_rank + qk_rope_head_dim (" + std::to_string(latent_width) +
-                       ") must be at most " + std::to_string(kMaxHeadWidth));
+    require_dim(origin, "n_latent_heads", c.n_latent_heads, 1);
+    if (c.is_gla() && c.q_lora_rank < 1)
+      fail(origin, "q_lora_rank (0) must be at least 1 for attention 'gla' (W_dQ)");
+    if (c.n_heads % c.n_latent_heads != 0)
+      fail(origin, "n_heads (" + std::to_string(c.n_heads) +
+                       ") must be divisible by n_latent_heads (" +
+                       std::to_string(c.n_latent_heads) + ")");
+    // kv_a_proj_with_mqa's (W_dKV's) output and the absorb cache of a token.
+    const std::optional<int64_t> latents = checked_mul(c.n_latent_heads, c.kv_lora_rank);
+    const std::optional<int64_t> ropes = checked_mul(c.n_latent_heads, c.qk_rope_head_dim);
+    if (!latents || !ropes || *latents + *ropes > kMaxHeadWidth)
+      fail(origin, "n_latent_heads x (kv_lora_rank + qk_rope_head_dim) must be at most " +
+                       std::to_string(kMaxHeadWidth));
   }
   // The widest projection side and a bound on a token's cache per layer (core/size_limits.h);
   // each factor is <= kMaxDim, so the product cannot overflow before it is compared.
@@ -259,14 +279,14 @@ void validate_layer_config(const LayerConfig& c, const std::string& origin) {
       checked_mul(c.n_heads, c.qk_head_dim() + c.value_head_dim());
   if (!head_width || *head_width > kMaxHeadWidth)
     fail(origin,
-         std::string(c.is_mla() ? "n_heads x (qk_nope_head_dim + qk_rope_head_dim + v_head_dim)"
-                                : "n_heads x 2 x head_dim") +
+         std::string(c.has_latent() ? "n_heads x (qk_nope_head_dim + qk_rope_head_dim + v_head_dim)"
+                                    : "n_heads x 2 x head_dim") +
              " (" + (head_width ? std::to_string(*head_width) : std::string("over 2^63")) +
              ") must be at most " + std::to_string(kMaxHeadWidth));
   if (c.rope_layout != RopeLayout::none) {
     if (c.rope_dim() % 2 != 0)
       fail(origin,
-           std::string(c.is_mla() ? "qk_rope_head_dim"
+           std::string(c.has_latent() || c.is_gta() ? "qk_rope_head_dim"
                        : c.partial_rotary_factor == 1
                            ? "head_dim"
                            : "the rotary width int(head_dim x rope.partial_rotary_factor)") +
@@ -379,6 +399,7 @@ LayerConfig parse_layer_config(const json& j, const std::string& origin) {
                                               "qk_rope_head_dim",
                                               "v_head_dim",
                                               "latent_norms",
+                                              "n_latent_heads",
                                               "rope",
                                               "rms_norm_eps",
                                               "biases",
@@ -403,13 +424,23 @@ LayerConfig parse_layer_config(const json& j, const std::string& origin) {
   c.n_heads = get_dim(j, "n_heads", origin, 1);
   if (j.contains("n_layers")) c.n_layers = get_dim(j, "n_layers", origin, 1);
 
-  if (c.is_mla()) {
+  const std::string kind = to_string(c.attention);
+  if (j.contains("n_latent_heads") && !c.is_gla())
+    fail(origin, "n_latent_heads applies only to attention 'gla', not '" + kind + "'");
+  if (c.has_latent()) {
     for (const char* field : kMhaOnlyFields)
       if (j.contains(field))
-        fail(origin, std::string(field) + " does not apply to attention 'mla'");
+        fail(origin, std::string(field) + " does not apply to attention '" + kind + "'");
     for (const char* field : {"kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim"})
       if (!j.contains(field))
-        fail(origin, std::string("missing required field '") + field + "' for attention 'mla'");
+        fail(origin,
+             std::string("missing required field '") + field + "' for attention '" + kind + "'");
+    if (c.is_gla()) {
+      for (const char* field : {"n_latent_heads", "q_lora_rank"})
+        if (!j.contains(field))
+          fail(origin, std::string("missing required field '") + field + "' for attention 'gla'");
+      c.n_latent_heads = get_dim(j, "n_latent_heads", origin, 1);
+    }
     c.q_lora_rank = j.contains("q_lora_rank") ? get_dim(j, "q_lora_rank", origin, 0) : 0;
     c.kv_lora_rank = get_dim(j, "kv_lora_rank", origin, 1);
     c.qk_nope_head_dim = get_dim(j, "qk_nope_head_dim", origin, 1);
@@ -419,9 +450,9 @@ LayerConfig parse_layer_config(const json& j, const std::string& origin) {
       c.latent_norms = read_bool(j.at("latent_norms"), origin, "latent_norms");
   } else {
     for (const char* field : kMlaOnlyFields)
-      if (j.contains(field))
-        fail(origin, std::string(field) + " applies only to attention 'mla', not '" +
-                         to_string(c.attention) + "'");
+      if (j.contains(field) && !(c.is_gta() && std::string(field) == "qk_rope_head_dim"))
+        fail(origin,
+             std::string(field) + " applies only to attention 'mla' and 'gla', not '" + kind + "'");
     if (j.contains("head_dim")) {
       c.head_dim = get_dim(j, "head_dim", origin, 1);
     } else {
@@ -437,8 +468,13 @@ LayerConfig parse_layer_config(const json& j, const std::string& origin) {
     } else if (c.attention == AttentionKind::mqa) {
       c.n_kv_heads = 1;
     } else {
-      fail(origin, "missing required field 'n_kv_heads' for attention 'gqa'");
+      fail(origin, "missing required field 'n_kv_heads' for attention '" + kind + "'");
     }
+    // GTA's decoupled rope key: half the head by default, as in the paper.
+    if (c.is_gta())
+      c.qk_rope_head_dim = j.contains("qk_rope_head_dim")
+                               ? get_dim(j, "qk_rope_head_dim", origin, 1)
+                               : c.head_dim / 2;
   }
 
   if (j.contains("rope")) {
@@ -517,7 +553,8 @@ json layer_config_to_json(const LayerConfig& c) {
   j["hidden_size"] = c.hidden_size;
   j["n_heads"] = c.n_heads;
   j["n_layers"] = c.n_layers;
-  if (c.is_mla()) {
+  if (c.is_gla()) j["n_latent_heads"] = c.n_latent_heads;
+  if (c.has_latent()) {
     j["q_lora_rank"] = c.q_lora_rank;
     j["kv_lora_rank"] = c.kv_lora_rank;
     j["qk_nope_head_dim"] = c.qk_nope_head_dim;
@@ -527,6 +564,7 @@ json layer_config_to_json(const LayerConfig& c) {
   } else {
     j["n_kv_heads"] = c.n_kv_heads;
     j["head_dim"] = c.head_dim;
+    if (c.is_gta()) j["qk_rope_head_dim"] = c.qk_rope_head_dim;
   }
   j["rope"] = {{"layout", to_string(c.rope_layout)}, {"theta", c.rope_theta}};
   if (c.partial_rotary_factor != 1) j["rope"]["partial_rotary_factor"] = c.partial_rotary_factor;
@@ -551,6 +589,16 @@ json layer_config_to_json(const LayerConfig& c) {
 }
 
 std::vector<std::string> projection_names(const LayerConfig& config) {
+  // GTA and GLA: the names of the paper's reference code (Dao-AILab/grouped-latent-attention,
+  // modeling_llama_GTA.py / modeling_llama_GLA.py), W_ukv_j numbered from 1.
+  if (config.is_gta()) return {"q_proj", "kv_proj", "W_rope_k", "o_proj"};
+  if (config.is_gla()) {
+    std::vector<std::string> names = {"W_dQ", "W_uQ_rope", "W_dKV"};
+    for (int64_t j = 1; j <= config.n_latent_heads; ++j)
+      names.push_back("W_ukv_" + std::to_string(j));
+    names.push_back("o_proj");
+    return names;
+  }
   if (!config.is_mla()) return {"q_proj", "k_proj", "v_proj", "o_proj"};
   if (config.q_lora_rank == 0) return {"q_proj", "kv_a_proj_with_mqa", "kv_b_proj", "o_proj"};
   return {"q_a_proj", "q_b_proj", "kv_a_proj_with_mqa", "kv_b_proj", "o_proj"};

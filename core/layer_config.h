@@ -1,8 +1,10 @@
 // LayerConfig: one description of an attention layer for every variant attnlab knows.
 // MHA, GQA and MQA differ only in n_kv_heads (MHA: = n_heads, MQA: 1); MLA adds the low-rank
-// fields of DeepSeek-V2/V3. Parsed from JSON (configs/models/*.json, or a user's file) and
-// validated with errors that name the field and the rule. The JSON schema is documented in
-// docs/CONFIG.md; every field here has the same name there.
+// fields of DeepSeek-V2/V3; GLA (grouped latent attention) splits MLA's latent into
+// n_latent_heads heads; GTA (grouped-tied attention) ties each KV head's key and value into one
+// state (Zadouri, Strauss, Dao 2025, arXiv 2505.21487). Parsed from JSON (configs/models/*.json, or
+// a user's file) and validated with errors that name the field and the rule. The JSON schema is
+// documented in docs/CONFIG.md; every field here has the same name there.
 #pragma once
 
 #include <cstdint>
@@ -15,7 +17,7 @@
 
 namespace attnlab {
 
-enum class AttentionKind { mha, gqa, mqa, mla };
+enum class AttentionKind { mha, gqa, mqa, mla, gta, gla };
 enum class RopeLayout {
   none,         // no rotary embedding (as in the seeds' MHA/GQA/MQA code)
   interleaved,  // pairs (x[2i], x[2i+1]): DeepSeek, GPT-J, Meta's original Llama code
@@ -64,16 +66,24 @@ struct LayerConfig {
   int64_t n_heads = 0;
   int64_t n_layers = 1;  // used only for whole-model figures (KV cache per token)
 
-  // MHA / GQA / MQA
+  // MHA / GQA / MQA, and GTA: n_kv_heads tied K/V states of head_dim each.
   int64_t n_kv_heads = 0;
   int64_t head_dim = 0;
 
   // MLA (DeepSeek-V2 naming). q_lora_rank 0 means a plain q_proj (DeepSeek-V2-Lite).
+  // GLA uses the same fields, kv_lora_rank being the width of each latent head; GTA uses
+  // qk_rope_head_dim alone (its decoupled rope key; default head_dim / 2).
   int64_t q_lora_rank = 0;
   int64_t kv_lora_rank = 0;
   int64_t qk_nope_head_dim = 0;
   int64_t qk_rope_head_dim = 0;
   int64_t v_head_dim = 0;
+  // GLA: h_c latent heads, each of kv_lora_rank, serving n_heads / h_c query heads apiece.
+  // Also set on the MLA a GLA or GTA layer is lowered to (variants/latent_lowering.h): MLA's
+  // kernels are written for any number of latent heads, with the rope key cached once per
+  // latent head (rope_key_per_latent_head, GLA) or once for all of them (GTA).
+  int64_t n_latent_heads = 1;
+  bool rope_key_per_latent_head = true;
   // MLA: normalise the latents with q_a_layernorm / kv_a_layernorm (RMSNorm), as DeepSeek does.
   // false gives a plain low-rank factorisation, the form GQA->MLA conversions (TransMLA)
   // produce; it makes MLA exactly comparable with GQA/MHA in the property tests.
@@ -107,13 +117,20 @@ struct LayerConfig {
   std::string source;                   // where the published numbers come from (free text)
 
   bool is_mla() const { return attention == AttentionKind::mla; }
+  bool is_gla() const { return attention == AttentionKind::gla; }
+  bool is_gta() const { return attention == AttentionKind::gta; }
+  // MLA's fields describe the layer (mla, gla): forms naive and absorb, a latent cache.
+  bool has_latent() const { return is_mla() || is_gla(); }
+  // The heads the absorbed cache is split into: n_latent_heads (mla, gla), n_kv_heads (gta).
+  int64_t latent_heads() const { return is_gta() ? n_kv_heads : n_latent_heads; }
   bool has_bias(const std::string& projection) const { return biases.count(projection) != 0; }
-  // Query/key width per head: head_dim, or qk_nope_head_dim + qk_rope_head_dim for MLA.
+  // Query/key width per head: head_dim (also GTA), or qk_nope_head_dim + qk_rope_head_dim for
+  // MLA and GLA.
   int64_t qk_head_dim() const;
-  // Value width per head: head_dim, or v_head_dim for MLA.
+  // Value width per head: head_dim (also GTA), or v_head_dim for MLA and GLA.
   int64_t value_head_dim() const;
   // Width that RoPE rotates per head: int(head_dim * partial_rotary_factor), or
-  // qk_rope_head_dim for MLA.
+  // qk_rope_head_dim for MLA, GLA and GTA.
   int64_t rope_dim() const;
   // The layer this config runs (layer_index): its type, its window (none on full layers), its
   // RoPE base and scaling (a sliding layer with rope_local_theta: that theta, no scaling).
@@ -123,7 +140,8 @@ struct LayerConfig {
   RopeScaling layer_rope_scaling() const;
   // The type of layer i of the model (layer_types[i], or as layer_type() when it is empty).
   LayerType type_of_layer(int64_t i) const;
-  // Key/value heads: n_kv_heads, or n_heads for MLA (each head has its own up-projected K/V).
+  // Key/value heads: n_kv_heads (also GTA), or n_heads for MLA and GLA (each head has its own
+  // up-projected K/V).
   int64_t kv_heads() const;
   // softmax_scale when given; else 1/sqrt(qk_head_dim()), times YaRN's mscale(mscale_all_dim)^2
   // when the layer's scaling sets mscale_all_dim (DeepSeek-V2/V3).

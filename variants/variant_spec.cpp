@@ -29,7 +29,7 @@ ImplForm parse_impl_form(const std::string& text) {
 }
 
 std::vector<ImplForm> impl_forms_for(const LayerConfig& config) {
-  if (config.is_mla()) return {ImplForm::naive, ImplForm::absorb};
+  if (config.has_latent()) return {ImplForm::naive, ImplForm::absorb};
   return {ImplForm::standard};
 }
 
@@ -66,7 +66,45 @@ void add_linear(std::vector<WeightSpec>& specs, const LayerConfig& config, const
 
 }  // namespace
 
+namespace {
+
+// GTA (modeling_llama_GTA.py): q_proj gives each head [q_nope (d - r) | q_rope (r)]; kv_proj the
+// tied state of each KV head; W_rope_k the one rope key all heads share.
+std::vector<WeightSpec> gta_weight_specs(const LayerConfig& c) {
+  std::vector<WeightSpec> specs;
+  const int64_t d = c.head_dim;
+  add_linear(specs, c, "q_proj", c.n_heads * d, c.hidden_size);
+  add_linear(specs, c, "kv_proj", c.n_kv_heads * d, c.hidden_size);
+  add_linear(specs, c, "W_rope_k", c.qk_rope_head_dim, c.hidden_size);
+  add_linear(specs, c, "o_proj", c.hidden_size, c.n_heads * d);
+  return specs;
+}
+
+// GLA (modeling_llama_GLA.py): W_dQ -> q_norm -> W_uQ_rope gives each head [q_nope | q_rope];
+// W_dKV gives [c_1 | ... | c_hc | k_rope]; kv_norm_j normalises c_j and W_ukv_j up-projects it
+// to [k_nope | v] of each of the n_heads / h_c query heads of group j.
+std::vector<WeightSpec> gla_weight_specs(const LayerConfig& c) {
+  std::vector<WeightSpec> specs;
+  const int64_t h = c.n_heads, h_c = c.n_latent_heads, d_c = c.kv_lora_rank;
+  add_linear(specs, c, "W_dQ", c.q_lora_rank, c.hidden_size);
+  if (c.latent_norms) specs.push_back({"q_norm.weight", {c.q_lora_rank}, WeightRole::norm_weight});
+  add_linear(specs, c, "W_uQ_rope", h * c.qk_head_dim(), c.q_lora_rank);
+  add_linear(specs, c, "W_dKV", h_c * d_c + c.qk_rope_head_dim, c.hidden_size);
+  for (int64_t j = 1; j <= h_c; ++j) {
+    const std::string n = std::to_string(j);
+    if (c.latent_norms)
+      specs.push_back({"kv_norm_" + n + ".weight", {d_c}, WeightRole::norm_weight});
+    add_linear(specs, c, "W_ukv_" + n, h / h_c * (c.qk_nope_head_dim + c.v_head_dim), d_c);
+  }
+  add_linear(specs, c, "o_proj", c.hidden_size, h * c.v_head_dim);
+  return specs;
+}
+
+}  // namespace
+
 std::vector<WeightSpec> weight_specs(const LayerConfig& c) {
+  if (c.is_gta()) return gta_weight_specs(c);
+  if (c.is_gla()) return gla_weight_specs(c);
   std::vector<WeightSpec> specs;
   const int64_t h = c.n_heads;
   if (!c.is_mla()) {
@@ -91,9 +129,12 @@ std::vector<WeightSpec> weight_specs(const LayerConfig& c) {
       specs.push_back({"q_a_layernorm.weight", {c.q_lora_rank}, WeightRole::norm_weight});
     add_linear(specs, c, "q_b_proj", h * qk, c.q_lora_rank);
   }
-  add_linear(specs, c, "kv_a_proj_with_mqa", c.kv_lora_rank + c.qk_rope_head_dim, c.hidden_size);
+  // n_latent_heads > 1 only on a lowered GLA/GTA layer: [c_1 | ... | c_G | k_rope], each c_j
+  // normalised by its own slice of kv_a_layernorm; head h reads c_(h / (n_heads / G)).
+  const int64_t latents = c.n_latent_heads * c.kv_lora_rank;
+  add_linear(specs, c, "kv_a_proj_with_mqa", latents + c.qk_rope_head_dim, c.hidden_size);
   if (c.latent_norms)
-    specs.push_back({"kv_a_layernorm.weight", {c.kv_lora_rank}, WeightRole::norm_weight});
+    specs.push_back({"kv_a_layernorm.weight", {latents}, WeightRole::norm_weight});
   add_linear(specs, c, "kv_b_proj", h * (c.qk_nope_head_dim + c.v_head_dim), c.kv_lora_rank);
   add_linear(specs, c, "o_proj", c.hidden_size, h * c.v_head_dim);
   return specs;
@@ -102,11 +143,21 @@ std::vector<WeightSpec> weight_specs(const LayerConfig& c) {
 std::vector<CachePart> cache_layout(const LayerConfig& c, ImplForm form) {
   switch (form) {
     case ImplForm::standard:
+      // GTA: the tied state of each KV head (V whole, K's non-rope part its first d - r) and
+      // the one rope key every head shares.
+      if (c.is_gta())
+        return {{"tied", {c.n_kv_heads, c.head_dim}}, {"rope_key", {c.qk_rope_head_dim}}};
       return {{"k", {c.n_kv_heads, c.head_dim}}, {"v", {c.n_kv_heads, c.head_dim}}};
     case ImplForm::naive:
       return {{"k", {c.n_heads, c.qk_head_dim()}}, {"v", {c.n_heads, c.v_head_dim}}};
     case ImplForm::absorb:
-      return {{"latent", {c.kv_lora_rank}}, {"rope_key", {c.qk_rope_head_dim}}};
+      if (c.n_latent_heads == 1)
+        return {{"latent", {c.kv_lora_rank}}, {"rope_key", {c.qk_rope_head_dim}}};
+      // GLA: each latent head with its own copy of the rope key, the layout of FlashAttention-3's
+      // GLA decode kernel (k_rope [.., h_c, d_r]) and what each rank holds at TP = h_c.
+      return {
+          {"latent", {c.n_latent_heads, c.kv_lora_rank}},
+          {"rope_key", {c.rope_key_per_latent_head ? c.n_latent_heads : 1, c.qk_rope_head_dim}}};
   }
   return {};
 }
@@ -134,12 +185,12 @@ int64_t kv_elements_per_token_layer(const LayerConfig& config, ImplForm form) {
 
 int64_t cache_slots(const LayerConfig& config, int64_t capacity) {
   const std::optional<int64_t> window = config.window();
-  if (config.is_mla() || !window) return capacity;
+  if (config.has_latent() || config.is_gta() || !window) return capacity;
   return std::min(capacity, *window + kRingStepTokens - 1);
 }
 
 int64_t mha_baseline_elements_per_token_layer(const LayerConfig& c) {
-  const int64_t d_h = c.is_mla() ? c.qk_nope_head_dim : c.head_dim;
+  const int64_t d_h = c.has_latent() ? c.qk_nope_head_dim : c.head_dim;
   return 2 * c.n_heads * d_h;
 }
 

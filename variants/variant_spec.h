@@ -16,13 +16,13 @@
 
 namespace attnlab {
 
-// How an implementation computes and caches. MHA/GQA/MQA have one form (standard); MLA has
-// naive (up-project the latent to full per-head K/V, cache K and V) and absorb (fold W_UK into
-// the query and W_UV into the output, cache the normalised latent plus the rope key).
+// How an implementation computes and caches. MHA/GQA/MQA and GTA have one form (standard); MLA
+// and GLA have naive (up-project the latent to full per-head K/V, cache K and V) and absorb (fold
+// W_UK into the query and W_UV into the output, cache the normalised latent plus the rope key).
 enum class ImplForm { standard, naive, absorb };
 const char* to_string(ImplForm form);
 ImplForm parse_impl_form(const std::string& text);  // throws attnlab::Error
-// The forms a config supports: {standard} for MHA/GQA/MQA, {naive, absorb} for MLA.
+// The forms a config supports: {standard} for MHA/GQA/MQA/GTA, {naive, absorb} for MLA/GLA.
 std::vector<ImplForm> impl_forms_for(const LayerConfig& config);
 bool form_supported(const LayerConfig& config, ImplForm form);
 

@@ -17,6 +17,7 @@
 #include <limits>
 #include <vector>
 
+#include "core/error.h"
 #include "kernels/cpu/fast_kernels.h"
 #include "kernels/cpu/fast_simd.h"
 
@@ -146,6 +147,7 @@ int choose_splits(int64_t keys, int64_t sets, int threads) {
 }
 
 void run_core(const CoreProblem& p) {
+  if (p.keys2 != nullptr) throw Error("fast core: a second key segment is not implemented yet");
   const int64_t stream_rows = p.seq * p.group;
   const int64_t set_rows = stream_rows <= kWholeStreamRows ? stream_rows : kSetRows;
   const int64_t sets_per_stream = (stream_rows + set_rows - 1) / set_rows;

@@ -45,6 +45,10 @@ struct RowsJob {
   DType dtype = DType::fp32;
   RowStream keys, values;  // values may alias keys (MLA absorb: V = the latent prefix of K)
   int64_t dk = 0, dv = 0;
+  // A second key segment (GTA: the one rope key all KV heads share), or data == nullptr: row t's
+  // key is then [keys row t (dk) | keys2 row t (dk2)] and q[i] holds dk + dk2 floats.
+  RowStream keys2;
+  int64_t dk2 = 0;
   int64_t m = 0;                    // query rows
   const float* const* q = nullptr;  // q[i]: dk floats
   float q_scale = 1.0f;             // applied to q first: softmax scale * log2(e)
@@ -94,6 +98,11 @@ struct CoreProblem {
   const void* values = nullptr;
   int64_t value_stream_stride = 0, value_row_stride = 0;
   int64_t dk = 0, dv = 0;
+  // Optional second key segment (RowsJob::keys2): stream (b, k) at keys2 + (b * streams + k) *
+  // key2_stream_stride (0 between the streams of a sequence: one segment shared by all of them,
+  // GTA's rope key; then key2_batch_stride separates the sequences). q rows hold dk + dk2 floats.
+  const void* keys2 = nullptr;
+  int64_t key2_stream_stride = 0, key2_batch_stride = 0, key2_row_stride = 0, dk2 = 0;
   // A ring cache (FastCache::ring()): logical slot t is at row t % ring of each stream, key ranges
   // crossing a multiple of ring run as one range per side, merged like key splits. 0: row t.
   int64_t ring = 0;

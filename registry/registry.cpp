@@ -25,11 +25,11 @@ Phase parse_phase(const std::string& text) {
 }
 
 ImplForm default_form(const LayerConfig& config) {
-  return config.is_mla() ? ImplForm::absorb : ImplForm::standard;
+  return config.has_latent() ? ImplForm::absorb : ImplForm::standard;
 }
 
 ImplForm defining_form(const LayerConfig& config) {
-  return config.is_mla() ? ImplForm::naive : ImplForm::standard;
+  return config.has_latent() ? ImplForm::naive : ImplForm::standard;
 }
 
 RunOutput Implementation::run(const LayerConfig& config, const Weights& weights,

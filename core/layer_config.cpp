@@ -269,9 +269,14 @@ void validate_layer_config(const LayerConfig& c, const std::string& origin) {
     // kv_a_proj_with_mqa's (W_dKV's) output and the absorb cache of a token.
     const std::optional<int64_t> latents = checked_mul(c.n_latent_heads, c.kv_lora_rank);
     const std::optional<int64_t> ropes = checked_mul(c.n_latent_heads, c.qk_rope_head_dim);
-    if (!latents || !ropes || *latents + *ropes > kMaxHeadWidth)
-      fail(origin, "n_latent_heads x (kv_lora_rank + qk_rope_head_dim) must be at most " +
-                       std::to_string(kMaxHeadWidth));
+    const std::optional<int64_t> width =
+        latents && ropes ? checked_add(*latents, *ropes) : std::nullopt;
+    if (!width || *width > kMaxHeadWidth)
+      fail(origin, std::string(c.n_latent_heads == 1
+                                   ? "kv_lora_rank + qk_rope_head_dim"
+                                   : "n_latent_heads x (kv_lora_rank + qk_rope_head_dim)") +
+                       " (" + (width ? std::to_string(*width) : std::string("over 2^63")) +
+                       ") must be at most " + std::to_string(kMaxHeadWidth));
   }
   // The widest projection side and a bound on a token's cache per layer (core/size_limits.h);
   // each factor is <= kMaxDim, so the product cannot overflow before it is compared.

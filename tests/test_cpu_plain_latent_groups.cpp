@@ -3,7 +3,8 @@
 // something that does not go through the grouping code: GLA with one latent head against the
 // same weights run as DeepSeek MLA; a GLA layer against the sum of h_c one-latent MLA layers, one
 // per group; GTA against a plain fp64 loop over its equations written here. Also GLA naive ==
-// absorb, token-by-token decode == prefill, the cache sizes, the wrong-form errors, and
+// absorb, token-by-token decode == prefill, the width2048 GLA-2 / GTA-4 shapes at 1/8 width over 33
+// tokens and 3 decode steps, the cache sizes, the wrong-form errors, and
 // Fault::latent_group_swapped breaking GLA and GTA (and leaving MLA alone).
 #include <algorithm>
 #include <cmath>
@@ -101,6 +102,18 @@ std::vector<LayerConfig> gta_shapes() {
           gta("gta-3x1", 3, 3, 10, 6, RopeLayout::half_split, {"q_proj", "o_proj"})};
 }
 
+// width2048-gla2 and width2048-gta4 (configs/models) at 1/8 of every width, 16 query heads kept:
+// big enough that head, group and token indexing all matter.
+LayerConfig eighth_width(const std::string& preset) {
+  LayerConfig c = load_preset(preset);
+  c.name = preset + "/8";
+  for (int64_t* width : {&c.hidden_size, &c.head_dim, &c.q_lora_rank, &c.kv_lora_rank,
+                         &c.qk_nope_head_dim, &c.qk_rope_head_dim, &c.v_head_dim})
+    *width /= 8;
+  validate_layer_config(c, c.name);
+  return c;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Running and comparing
 
@@ -133,22 +146,34 @@ Outputs prefill(const LayerConfig& config, const Weights& weights, ImplForm form
   return run_step(*attention, *cache, config, x, positions);
 }
 
-// x's tokens one forward() each, the outputs reassembled as [B, S, ...].
-Outputs decode(const LayerConfig& config, const Weights& weights, ImplForm form,
-               const Tensor<double>& x, const Tensor<int64_t>& positions) {
+// x's tokens in forward() calls of `chunks` tokens each (summing to S), the outputs reassembled
+// as [B, S, ...].
+Outputs run_in_chunks(const LayerConfig& config, const Weights& weights, ImplForm form,
+                      const Tensor<double>& x, const Tensor<int64_t>& positions,
+                      const std::vector<int64_t>& chunks) {
   const int64_t batch = x.dim(0), seq = x.dim(1), w = config.hidden_size, h = config.n_heads;
   const auto attention = cpu::make_plain_attention(config, weights, form);
   const auto cache = attention->make_cache(batch, seq);
   Outputs all{std::vector<float>(batch * seq * w), std::vector<float>(batch * seq * h)};
-  for (int64_t t = 0; t < seq; ++t) {
-    const Outputs step =
-        run_step(*attention, *cache, config, token_slice(x, t, 1), token_slice(positions, t, 1));
+  int64_t start = 0;
+  for (int64_t count : chunks) {
+    const Outputs step = run_step(*attention, *cache, config, token_slice(x, start, count),
+                                  token_slice(positions, start, count));
     for (int64_t b = 0; b < batch; ++b) {
-      std::copy_n(step.out.begin() + b * w, w, all.out.begin() + (b * seq + t) * w);
-      std::copy_n(step.lse.begin() + b * h, h, all.lse.begin() + (b * seq + t) * h);
+      std::copy_n(step.out.begin() + b * count * w, count * w,
+                  all.out.begin() + (b * seq + start) * w);
+      std::copy_n(step.lse.begin() + b * count * h, count * h,
+                  all.lse.begin() + (b * seq + start) * h);
     }
+    start += count;
   }
+  REQUIRE(start == seq);
   return all;
+}
+
+Outputs decode(const LayerConfig& config, const Weights& weights, ImplForm form,
+               const Tensor<double>& x, const Tensor<int64_t>& positions) {
+  return run_in_chunks(config, weights, form, x, positions, std::vector<int64_t>(x.dim(1), 1));
 }
 
 test::Comparison compare(const std::vector<float>& actual, const std::vector<double>& expected) {
@@ -421,6 +446,33 @@ TEST_CASE("cpu plain GTA: equals a plain fp64 loop over the GTA equations", "[cp
     const Tensor<double> x = activations(c, 2, 7, seed + 100);
     const Tensor<int64_t> positions = sequential_positions(2, 7, 9);
     const Outputs got = prefill(c, w, ImplForm::standard, x, positions);
+    const Expected expected = gta_by_the_equations(c, w, x, positions);
+    CHECK_AGREES(compare(got.out, expected.out), "out");
+    CHECK_AGREES(compare(got.lse, expected.lse), "lse");
+  }
+}
+
+TEST_CASE("cpu plain GLA and GTA: width2048 shapes at 1/8 width, 33 tokens then 3 decode steps",
+          "[cpu][gla][gta][medium]") {
+  const Tensor<int64_t> positions = sequential_positions(2, 36, 11);
+  const std::vector<int64_t> chunks = {33, 1, 1, 1};
+  SECTION("GLA-2 against the sum of its groups") {
+    const LayerConfig c = eighth_width("width2048-gla2");
+    const Weights w = random_weights(c, 61);
+    const Tensor<double> x = activations(c, 2, 36, 62);
+    for (ImplForm form : {ImplForm::naive, ImplForm::absorb}) {
+      INFO(c.name << " " << to_string(form));
+      const Outputs got = run_in_chunks(c, w, form, x, positions, chunks);
+      const Expected expected = sum_of_group_mlas(c, w, form, x, positions);
+      CHECK_AGREES(compare(got.out, expected.out), "out");
+      CHECK_AGREES(compare(got.lse, expected.lse), "lse");
+    }
+  }
+  SECTION("GTA-4 against its equations") {
+    const LayerConfig c = eighth_width("width2048-gta4");
+    const Weights w = random_weights(c, 63);
+    const Tensor<double> x = activations(c, 2, 36, 64);
+    const Outputs got = run_in_chunks(c, w, ImplForm::standard, x, positions, chunks);
     const Expected expected = gta_by_the_equations(c, w, x, positions);
     CHECK_AGREES(compare(got.out, expected.out), "out");
     CHECK_AGREES(compare(got.lse, expected.lse), "lse");

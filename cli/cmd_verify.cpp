@@ -106,8 +106,8 @@ Command add_verify_command(CLI::App& root) {
   app->add_option("--inject-fault", o->fault,
                   "Run the CPU backend with a deliberate bug instead (softmax_scale, rope_pairs, "
                   "rope_query_only, causal_off_by_one, value_bias_unfolded, heads_permuted, "
-                  "cache_offset_ignored, sink_ignored, qk_norm_skipped, window_ignored): the "
-                  "gate must fail");
+                  "cache_offset_ignored, sink_ignored, qk_norm_skipped, window_ignored, "
+                  "latent_group_swapped): the gate must fail");
   app->add_option("--plugin", o->plugins,
                   "Also verify the implementations of this shared library (include/attnlab/"
                   "plugin.h); repeatable. --filter NAME keeps only its rows");

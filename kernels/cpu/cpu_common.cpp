@@ -195,4 +195,9 @@ int64_t output_head(int64_t h, int64_t n_heads, Fault fault) {
   return fault == Fault::heads_permuted ? (h + 1) % n_heads : h;
 }
 
+int64_t latent_head(int64_t h, const LayerConfig& config, Fault fault) {
+  const int64_t groups = config.n_latent_heads, group = h / (config.n_heads / groups);
+  return fault == Fault::latent_group_swapped ? (group + 1) % groups : group;
+}
+
 }  // namespace attnlab::cpu

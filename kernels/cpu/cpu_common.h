@@ -71,6 +71,10 @@ KeyRange visible_keys(const MaskSpec& mask, int64_t length, int64_t s, int64_t s
 int64_t write_slot(int64_t length, int64_t s, Fault fault);
 // Head slot that head h's attention output is written to before o_proj.
 int64_t output_head(int64_t h, int64_t n_heads, Fault fault);
+// Latent head that query head h reads in MLA with n_latent_heads G (GLA and GTA lowered,
+// variants/latent_lowering.h): h / (H / G), 0 when G = 1 (Fault::latent_group_swapped: the next
+// one, (h / (H / G) + 1) % G).
+int64_t latent_head(int64_t h, const LayerConfig& config, Fault fault);
 
 // Dot product of two fp32 vectors of length n.
 float dot(const float* a, const float* b, int64_t n);

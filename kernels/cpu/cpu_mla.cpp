@@ -1,17 +1,20 @@
-// The plain CPU forms of DeepSeek MLA (registry backend "cpu-plain"). Both use the front end
-// shared with the fast backend (cpu_mla_front_end.h): the query from q_proj, or
+// The plain CPU forms of DeepSeek MLA (registry backend "cpu-plain"), for any number G of latent
+// heads (1 for DeepSeek; GLA and GTA lowered to MLA, variants/latent_lowering.h). Both use the
+// front end shared with the fast backend (cpu_mla_front_end.h): the query from q_proj, or
 // q_b_proj(RMSNorm(q_a_proj(x))), split per head into [nope | rope]; the compressed
-// kv_a = kv_a_proj_with_mqa(x) = [latent | k_rope], latent RMS-normalised; RoPE on every query
-// head's rope part and on the single shared k_rope (faults rope_pairs and rope_query_only
-// enter as its RopeSpec and rope_keys parameters).
-//   naive:  up-project the latent with kv_b_proj into per-head [k_nope | v], cache the full
-//           per-head K = [k_nope_h | k_rope] [B, T, H, d_nope + d_rope] and V [B, T, H, d_v],
-//           and attend as multi-head attention.
-//   absorb: cache only latent [B, T, d_c] and rope key [B, T, d_rope]; fold W_UK into the query
-//           (q_abs_h = W_UK_h^T q_nope_h), attend over the latent (MQA with d_c-wide values), then
-//           apply W_UV_h and its bias after attention. The kv_b_proj key bias adds q_nope_h .
-//           b_UK_h to every score of a query: it cancels in softmax and is kept so the LSE equals
-//           naive's.
+// kv_a = kv_a_proj_with_mqa(x) = [c_1 | .. | c_G | k_rope], each latent c_j RMS-normalised; RoPE
+// on every query head's rope part and on the single shared k_rope (faults rope_pairs and
+// rope_query_only enter as its RopeSpec and rope_keys parameters). Query head h belongs to latent
+// head j = h / (H / G) (cpu_common.h latent_head; Fault::latent_group_swapped reads the next).
+//   naive:  up-project each latent c_j with its heads' rows of kv_b_proj into per-head
+//           [k_nope | v], cache the full per-head K = [k_nope_h | k_rope] [B, T, H, d_nope +
+//           d_rope] and V [B, T, H, d_v], and attend as multi-head attention.
+//   absorb: cache only the latents [B, T, G, d_c] and the rope key [B, T, G or 1, d_rope] (a copy
+//           per latent head when rope_key_per_latent_head, GLA; one for all, GTA); fold W_UK into
+//           the query (q_abs_h = W_UK_h^T q_nope_h), attend over latent head j (MQA with d_c-wide
+//           values, per group), then apply W_UV_h and its bias after attention. The kv_b_proj key
+//           bias adds q_nope_h . b_UK_h to every score of a query: it cancels in softmax and is
+//           kept so the LSE equals naive's.
 #include <memory>
 #include <string>
 #include <vector>
@@ -35,6 +38,24 @@ using ConstStridedBlock = Eigen::Map<const RowMatrix, 0, Eigen::OuterStride<>>;
 
 using FrontEnd = MlaFrontEnd<Linear>;
 
+// kv_b_proj [H * (d_nope + d_v), d_c] split by rows into G parts, part j the [k_nope ; v] rows of
+// the H / G heads of latent head j (with their bias rows).
+std::vector<Linear> kv_b_per_latent_head(const LayerConfig& config, const Weights& weights) {
+  const Linear whole = Linear::load(config, weights, "kv_b_proj");
+  const int64_t latents = config.n_latent_heads, rows = whole.out_features / latents;
+  const int64_t cols = whole.in_features;
+  std::vector<Linear> parts(latents);
+  for (int64_t j = 0; j < latents; ++j) {
+    parts[j].in_features = cols;
+    parts[j].out_features = rows;
+    parts[j].weight.assign(whole.weight.begin() + j * rows * cols,
+                           whole.weight.begin() + (j + 1) * rows * cols);
+    if (!whole.bias.empty())
+      parts[j].bias.assign(whole.bias.begin() + j * rows, whole.bias.begin() + (j + 1) * rows);
+  }
+  return parts;
+}
+
 // ---------------------------------------------------------------------------------------------
 // naive
 
@@ -51,7 +72,7 @@ class MlaNaiveAttention final : public Attention {
       : config_(config),
         fault_(fault),
         front_(config, weights, rope_spec(config, fault), fault != Fault::rope_query_only),
-        kv_b_proj_(Linear::load(config, weights, "kv_b_proj")),
+        kv_b_proj_(kv_b_per_latent_head(config, weights)),
         o_proj_(Linear::load(config, weights, "o_proj")),
         owner_("cpu mla naive attention, " + std::to_string(config.n_heads) + " heads, k " +
                std::to_string(config.qk_head_dim()) + ", v " + std::to_string(config.v_head_dim)) {}
@@ -77,25 +98,34 @@ class MlaNaiveAttention final : public Attention {
   }
 
  private:
-  // kv_b_proj(latent) per head [k_nope | v]; cache K_h = [k_nope_h | k_rope], V_h = v_h.
+  // Per latent head j, its heads' rows of kv_b_proj applied to c_j give each head [k_nope | v];
+  // cache K_h = [k_nope_h | k_rope], V_h = v_h.
   void append_up_projected_kv(const MlaFrontEndOutput& in, int64_t batch, int64_t seq,
                               NaiveCache& kv) const {
     const int64_t n_heads = config_.n_heads, d_nope = config_.qk_nope_head_dim;
     const int64_t d_r = config_.qk_rope_head_dim, d_v = config_.v_head_dim;
-    const int64_t qk = d_nope + d_r, kv_b_width = d_nope + d_v;
-    const int64_t d_c = config_.kv_lora_rank, kv_a_width = d_c + d_r;
-    std::vector<float> latent(batch * seq * d_c), up(batch * seq * n_heads * kv_b_width);
-    for (int64_t r = 0; r < batch * seq; ++r)
-      std::copy_n(in.kv_a.data() + r * kv_a_width, d_c, latent.data() + r * d_c);
-    kv_b_proj_.apply(latent.data(), batch * seq, up.data());
+    const int64_t qk = d_nope + d_r, kv_b_width = d_nope + d_v, rows = batch * seq;
+    const int64_t latents = config_.n_latent_heads, group_heads = n_heads / latents;
+    const int64_t d_c = config_.kv_lora_rank, kv_a_width = latents * d_c + d_r;
+    std::vector<float> up(rows * n_heads * kv_b_width);  // [rows, H, d_nope + d_v]
+    std::vector<float> latent(rows * d_c), group_up(rows * group_heads * kv_b_width);
+    for (int64_t g = 0; g < latents; ++g) {
+      const int64_t j = latent_head(g * group_heads, config_, fault_);
+      for (int64_t r = 0; r < rows; ++r)
+        std::copy_n(in.kv_a.data() + r * kv_a_width + j * d_c, d_c, latent.data() + r * d_c);
+      kv_b_proj_[g].apply(latent.data(), rows, group_up.data());
+      for (int64_t r = 0; r < rows; ++r)
+        std::copy_n(group_up.data() + r * group_heads * kv_b_width, group_heads * kv_b_width,
+                    up.data() + (r * n_heads + g * group_heads) * kv_b_width);
+    }
     for (int64_t b = 0; b < batch; ++b) {
       for (int64_t s = 0; s < seq; ++s) {
         const int64_t row = b * seq + s, slot = write_slot(kv.length(), s, fault_);
+        const float* k_rope = in.kv_a.data() + row * kv_a_width + latents * d_c;
         for (int64_t h = 0; h < n_heads; ++h) {
           const float* head_up = up.data() + (row * n_heads + h) * kv_b_width;
           kv.store(kNaiveKeys, b, slot, h * qk, head_up, d_nope);
-          kv.store(kNaiveKeys, b, slot, h * qk + d_nope, in.kv_a.data() + row * kv_a_width + d_c,
-                   d_r);
+          kv.store(kNaiveKeys, b, slot, h * qk + d_nope, k_rope, d_r);
           kv.store(kNaiveValues, b, slot, h * d_v, head_up + d_nope, d_v);
         }
       }
@@ -131,7 +161,8 @@ class MlaNaiveAttention final : public Attention {
   LayerConfig config_;
   Fault fault_;
   FrontEnd front_;
-  Linear kv_b_proj_, o_proj_;
+  std::vector<Linear> kv_b_proj_;  // per latent head: rows of its H / G heads
+  Linear o_proj_;
   std::string owner_;
 };
 
@@ -153,14 +184,17 @@ class MlaAbsorbAttention final : public Attention {
         front_(config, weights, rope_spec(config, fault), fault != Fault::rope_query_only),
         kv_b_(split_kv_b(config, weights)),
         o_proj_(Linear::load(config, weights, "o_proj")),
-        owner_("cpu mla absorb attention, latent " + std::to_string(config.kv_lora_rank) +
-               " + rope " + std::to_string(config.qk_rope_head_dim)) {}
+        rope_copies_(config.rope_key_per_latent_head ? config.n_latent_heads : 1),
+        owner_("cpu mla absorb attention, latent " + std::to_string(config.n_latent_heads) + " x " +
+               std::to_string(config.kv_lora_rank) + " + rope " + std::to_string(rope_copies_) +
+               " x " + std::to_string(config.qk_rope_head_dim)) {}
 
   std::unique_ptr<KvCache> make_cache(int64_t batch, int64_t capacity) const override {
     check_cache_request(batch, capacity);
     return std::make_unique<AbsorbCache>(
         batch, capacity, owner_,
-        std::vector<int64_t>{config_.kv_lora_rank, config_.qk_rope_head_dim});
+        std::vector<int64_t>{config_.n_latent_heads * config_.kv_lora_rank,
+                             rope_copies_ * config_.qk_rope_head_dim});
   }
 
   void forward(const float* x, const int64_t* positions, int64_t batch, int64_t seq, KvCache& cache,
@@ -182,15 +216,18 @@ class MlaAbsorbAttention final : public Attention {
   }
 
  private:
+  // Latents [G, d_c] as they are; the rope key once per copy (G or 1).
   void append_latent(const MlaFrontEndOutput& in, int64_t batch, int64_t seq,
                      AbsorbCache& kv) const {
     const int64_t d_c = config_.kv_lora_rank, d_r = config_.qk_rope_head_dim;
+    const int64_t latent_width = config_.n_latent_heads * d_c;
     for (int64_t b = 0; b < batch; ++b) {
       for (int64_t s = 0; s < seq; ++s) {
         const int64_t row = b * seq + s, slot = write_slot(kv.length(), s, fault_);
-        const float* kv_a = in.kv_a.data() + row * (d_c + d_r);
-        kv.store(kLatent, b, slot, 0, kv_a, d_c);
-        kv.store(kRopeKey, b, slot, 0, kv_a + d_c, d_r);
+        const float* kv_a = in.kv_a.data() + row * (latent_width + d_r);
+        kv.store(kLatent, b, slot, 0, kv_a, latent_width);
+        for (int64_t copy = 0; copy < rope_copies_; ++copy)
+          kv.store(kRopeKey, b, slot, copy * d_r, kv_a + latent_width, d_r);
       }
     }
   }
@@ -213,7 +250,8 @@ class MlaAbsorbAttention final : public Attention {
     }
   }
 
-  // latent_heads [rows, H, d_c]: softmax-weighted sums of cached latents.
+  // latent_heads [rows, H, d_c]: softmax-weighted sums of the cached latents of each head's
+  // latent head j, scored against latent j and rope key copy j (or the one copy).
   void attend(const float* q, const float* q_abs, const float* key_bias_score, int64_t batch,
               int64_t seq, const AbsorbCache& kv, float* latent_heads, float* lse) const {
     const int64_t n_heads = config_.n_heads, d_c = config_.kv_lora_rank;
@@ -224,6 +262,8 @@ class MlaAbsorbAttention final : public Attention {
 #pragma omp parallel for collapse(2) schedule(static)
     for (int64_t b = 0; b < batch; ++b) {
       for (int64_t h = 0; h < n_heads; ++h) {
+        const int64_t j = latent_head(h, config_, fault_);
+        const int64_t latent_at = j * d_c, rope_at = (rope_copies_ > 1 ? j : 0) * d_r;
         std::vector<float> scores(length + seq);
         for (int64_t s = 0; s < seq; ++s) {
           const int64_t row_head = (b * seq + s) * n_heads + h;
@@ -232,13 +272,13 @@ class MlaAbsorbAttention final : public Attention {
           const float* q_rope = q + row_head * qk + d_nope;
           const float bias_score = key_bias_score[row_head];
           auto score_of = [&](int64_t t) {
-            return (dot(q_latent, kv.slot(kLatent, b, t), d_c) +
-                    dot(q_rope, kv.slot(kRopeKey, b, t), d_r) + bias_score) *
+            return (dot(q_latent, kv.slot(kLatent, b, t) + latent_at, d_c) +
+                    dot(q_rope, kv.slot(kRopeKey, b, t) + rope_at, d_r) + bias_score) *
                    scale;
           };
           attend_one_query(
               visible_keys(mask, length, s, seq, fault_), score_of,
-              [&](int64_t t) { return kv.slot(kLatent, b, t); }, d_c, scores.data(),
+              [&](int64_t t) { return kv.slot(kLatent, b, t) + latent_at; }, d_c, scores.data(),
               latent_heads + out_head * d_c, lse != nullptr ? lse + row_head : nullptr);
         }
       }
@@ -265,6 +305,7 @@ class MlaAbsorbAttention final : public Attention {
   FrontEnd front_;
   AbsorbedKvB kv_b_;  // W_UK, W_UV and their biases per head
   Linear o_proj_;
+  int64_t rope_copies_;  // rope keys cached per token: G (rope_key_per_latent_head) or 1
   std::string owner_;
 };
 

@@ -3,8 +3,10 @@
 // Projections through Eigen; attention as straightforward loops over (batch, head, query) with
 // a numerically safe softmax (max-subtracted), OpenMP across batch x heads. Each form keeps its
 // own cache layout (variant_spec.h cache_layout): standard K,V [B, T, n_kv, d]; MLA naive full
-// per-head K [B, T, H, d_nope + d_rope] and V [B, T, H, d_v]; MLA absorb latent [B, T, d_c]
-// plus rope key [B, T, d_rope]. Allocated cache bytes equal the analytic size exactly.
+// per-head K [B, T, H, d_nope + d_rope] and V [B, T, H, d_v]; MLA absorb latent [B, T, G, d_c]
+// plus rope key [B, T, G or 1, d_rope] (G latent heads: 1 for DeepSeek MLA). GLA and GTA run as
+// MLA with G = n_latent_heads or n_kv_heads (variants/latent_lowering.h; GTA's standard form is
+// the lowered absorb). Allocated cache bytes equal the analytic size exactly.
 #pragma once
 
 #include <memory>
@@ -32,11 +34,14 @@ enum class Fault {
   sink_ignored,          // attention sinks not applied (output and LSE of the keys alone)
   qk_norm_skipped,       // the q/k RMSNorms left out (raw projections roped and cached)
   window_ignored,        // a sliding layer's window ignored: plain causal
+  latent_group_swapped,  // MLA with G latent heads (GLA, GTA): query head h reads latent head
+                         // (h / (H / G) + 1) % G instead of h / (H / G) (no-op when G = 1)
 };
 const char* to_string(Fault fault);
 std::vector<Fault> all_faults();  // every fault except none
 
-// Throws attnlab::Error if `form` does not apply to the config (e.g. absorb for GQA).
+// Throws attnlab::Error if `form` does not apply to the config (e.g. absorb for GQA), naming the
+// config's own kind and the form asked for. GLA and GTA configs are lowered to MLA first.
 std::unique_ptr<Attention> make_plain_attention(const LayerConfig& config, const Weights& weights,
                                                 ImplForm form, Fault fault = Fault::none);
 

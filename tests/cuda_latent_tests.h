@@ -218,6 +218,35 @@ TEST_CASE("cuda: GLA is the sum of one MLA layer per latent head on the CUDA bac
   }
 }
 
+TEST_CASE("cuda: GTA and GLA caches have the parts of their cache layouts", "[latent]") {
+  // Per part [heads, width] as cache_layout(user's config, form) says: GTA's tied [G, d] and
+  // one rope key [r]; GLA absorb's latents [h_c, d_c] and a rope key per latent head [h_c, r].
+  using namespace attnlab::cuda_test;
+  const FormCase forms[] = {{"tiny-gta", ImplForm::standard},
+                            {"tiny-gla", ImplForm::naive},
+                            {"tiny-gla", ImplForm::absorb},
+                            {"tiny-gla4", ImplForm::absorb}};
+  for (const FormCase& f : forms)
+    for (DType dtype : kDTypes) {
+      INFO(f.model << " " << to_string(f.form) << " " << to_string(dtype));
+      const Layer layer = tiny(f.model);
+      const auto attention = cuda::make_cuda_attention(layer.config, layer.weights, f.form, dtype);
+      const auto cache = attention->make_cache(2, 12);
+      const auto& own = dynamic_cast<const cuda::CudaCache&>(*cache);
+      const std::vector<CachePart> layout = cache_layout(layer.config, f.form);
+      REQUIRE(own.part_count() == static_cast<int>(layout.size()));
+      for (int p = 0; p < own.part_count(); ++p) {
+        const Shape& shape = layout[p].per_token_shape;
+        INFO(layout[p].name);
+        CHECK(own.part(p).heads == (shape.size() == 2 ? shape[0] : 1));
+        CHECK(own.part(p).width == shape.back());
+      }
+      CHECK(cache->bytes_allocated() ==
+            static_cast<size_t>(kv_elements_per_token_layer(layer.config, f.form) * 2 * 12) *
+                bytes_per_element(dtype));
+    }
+}
+
 TEST_CASE("cuda: a GTA or GLA form that does not apply names the user's kind and form",
           "[latent]") {
   using namespace attnlab::cuda_test;

@@ -272,5 +272,5 @@ TEST_CASE("cuda: GTA and GLA conform to the fp64 reference",
   uint64_t seed = 111;
   for (const char* model : kLatentModels) cases.push_back({model, 2, 9, seed++, true});
   cases.push_back({"tiny-gla4", 1, 13, seed++, false});
-  check_conformance(run_conformance(cases, cuda_under_test()), 0);
+  check_conformance(run_conformance(cases, cuda_under_test()), 1);
 }

@@ -37,10 +37,12 @@ struct FormCase {
   ImplForm form;
 };
 inline const FormCase kForms[] = {
-    {"tiny-mha", ImplForm::standard},   {"tiny-gqa", ImplForm::standard},
-    {"tiny-mqa", ImplForm::standard},   {"tiny-mla", ImplForm::naive},
-    {"tiny-mla", ImplForm::absorb},     {"tiny-mla-lite", ImplForm::naive},
-    {"tiny-mla-lite", ImplForm::absorb}};
+    {"tiny-mha", ImplForm::standard},    {"tiny-gqa", ImplForm::standard},
+    {"tiny-mqa", ImplForm::standard},    {"tiny-mla", ImplForm::naive},
+    {"tiny-mla", ImplForm::absorb},      {"tiny-mla-lite", ImplForm::naive},
+    {"tiny-mla-lite", ImplForm::absorb}, {"tiny-gta", ImplForm::standard},
+    {"tiny-gla", ImplForm::naive},       {"tiny-gla", ImplForm::absorb},
+    {"tiny-gla4", ImplForm::absorb}};
 inline const DType kDTypes[] = {DType::fp32, DType::bf16, DType::fp16};
 
 // Every row PASS or SKIP, and every implementation passes at least `min_passes` rows.

@@ -16,6 +16,7 @@
 #include "kernels/cuda/cuda_memory.h"
 #include "tests/cuda_common_tests.h"
 #include "tests/cuda_feature_tests.h"
+#include "tests/cuda_latent_tests.h"
 #include "tests/implementations_under_test.h"
 
 namespace attnlab::cuda_test {

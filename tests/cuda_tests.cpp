@@ -11,6 +11,7 @@
 #include "kernels/cuda/device_probe.h"
 #include "tests/cuda_common_tests.h"
 #include "tests/cuda_feature_tests.h"
+#include "tests/cuda_latent_tests.h"
 
 namespace attnlab::cuda_test {
 

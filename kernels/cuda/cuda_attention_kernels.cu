@@ -8,7 +8,8 @@
 // query head h reads kv head g = h / group; new token s sees the cache slots [lo, hi) =
 // [key_ranges[2s], key_ranges[2s + 1]) (MaskSpec::keys_for(length + s), staged by the host);
 // a cache part is [batch, kv_heads, capacity, width], so slot t of kv head g of sequence b
-// starts at element ((b * kv_heads + g) * capacity + t) * width.
+// starts at element ((b * kv_heads + g) * capacity + t) * width; a key part of one head (shared
+// by every kv head) is [batch, 1, capacity, width].
 #include <cmath>
 #include <string>
 
@@ -71,6 +72,7 @@ struct SplitArgs {
   const float* score_bias;
   const void* key[2];
   int64_t key_width[2];
+  int64_t key_heads[2];  // kv_heads, or 1: one head shared by every kv head
   int key_parts;
   const void* value;
   int64_t capacity;
@@ -96,7 +98,7 @@ __global__ void split_attend_kernel(AttendShape shape, SplitArgs a) {
   const int64_t lo = shape.key_ranges[2 * s], hi = shape.key_ranges[2 * s + 1];
   const int64_t t0 = lo + split * kSplitKeys;
   const int64_t t1 = min64(t0 + kSplitKeys, hi);  // t1 <= t0: an empty split
-  const int64_t stream = b * shape.kv_heads + g;
+  const int64_t stream = b * shape.kv_heads + g;  // of the values and of kv_heads-head key parts
   const float* q = a.q + qh * shape.key_dim;
   const float bias = a.score_bias != nullptr ? a.score_bias[qh] : 0.0f;
 
@@ -106,7 +108,8 @@ __global__ void split_attend_kernel(AttendShape shape, SplitArgs a) {
     int64_t q_offset = 0;  // the key is the concatenation of the parts
     for (int part = 0; part < a.key_parts; ++part) {
       const int64_t width = a.key_width[part];
-      const T* k = static_cast<const T*>(a.key[part]) + (stream * a.capacity + t) * width;
+      const int64_t key_stream = a.key_heads[part] == 1 ? b : stream;
+      const T* k = static_cast<const T*>(a.key[part]) + (key_stream * a.capacity + t) * width;
       for (int64_t i = 0; i < width; ++i) dot += q[q_offset + i] * to_float(k[i]);
       q_offset += width;
     }
@@ -211,6 +214,7 @@ void split_attend(const AttendShape& shape, const float* q, const float* score_b
   for (int part = 0; part < kv.key_parts; ++part) {
     args.key[part] = kv.key[part].data;
     args.key_width[part] = kv.key[part].width;
+    args.key_heads[part] = kv.key[part].heads;
   }
   args.key_parts = kv.key_parts;
   args.value = kv.value.data;

@@ -20,7 +20,8 @@ KeyValueParts parts_of(const CudaCache& cache, const AttendRequest& r) {
   for (int i = 0; i < r.key_part_count; ++i) {
     kv.key[i] = cache.part(r.key_parts[i]);
     key_width += kv.key[i].width;
-    if (kv.key[i].heads != r.kv_heads) throw Error("attend: key part heads != kv_heads");
+    if (kv.key[i].heads != r.kv_heads && kv.key[i].heads != 1)
+      throw Error("attend: key part heads neither kv_heads nor 1");
   }
   kv.value = cache.part(r.value_part);
   if (key_width != r.key_dim) throw Error("attend: key parts do not add up to key_dim");
@@ -62,7 +63,7 @@ void prefill(const Blas& blas, Workspace& ws, const AttendShape& shape, const St
   float* key_rows = ws.floats(Slot::keys_fp32, batch * kvh * tokens * dk);
   int64_t offset = 0;
   for (int i = 0; i < kv.key_parts; ++i) {
-    gather_tokens(kv.key[i], first, tokens, key_rows, dk, offset);
+    gather_tokens(kv.key[i], first, tokens, key_rows, dk, offset, kvh);  // 1 head: copies
     offset += kv.key[i].width;
   }
   float* values = ws.floats(Slot::values_fp32, batch * kvh * tokens * dv);

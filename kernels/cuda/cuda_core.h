@@ -42,7 +42,7 @@ StepKeys stage_step_keys(Workspace& workspace, const MaskSpec& mask, int64_t len
 struct AttendRequest {
   const float* q = nullptr;           // [batch * seq, heads, key_dim], dense
   const float* score_bias = nullptr;  // [batch * seq, heads], added to q.k before scaling; or null
-  int key_parts[2] = {0, 0};          // cache parts whose concatenation is the key
+  int key_parts[2] = {0, 0};  // cache parts whose concatenation is the key (kv_heads or 1 head)
   int key_part_count = 1;
   int value_part = 1;  // cache part that is the value (width value_dim)
   int64_t heads = 0, kv_heads = 0, key_dim = 0, value_dim = 0;

@@ -86,16 +86,19 @@ __global__ void store_tokens_kernel(T* part, int64_t heads, int64_t capacity, in
   }
 }
 
-// idx = (stream * tokens + t) * width + i, stream = b * heads + head; reads slot first + t.
+// idx = (stream * tokens + t) * width + i, stream = b * dst_heads + head; reads slot first + t
+// of the part's head `head`, or of its one head when it has one (part_heads 1: broadcast).
 template <class T>
-__global__ void gather_tokens_kernel(const T* part, int64_t streams, int64_t capacity,
-                                     int64_t width, int64_t first, int64_t tokens, float* dst,
-                                     int64_t dst_width, int64_t dst_offset) {
+__global__ void gather_tokens_kernel(const T* part, int64_t part_heads, int64_t streams,
+                                     int64_t dst_heads, int64_t capacity, int64_t width,
+                                     int64_t first, int64_t tokens, float* dst, int64_t dst_width,
+                                     int64_t dst_offset) {
   const int64_t n = streams * tokens * width;
   for (int64_t idx = thread_index(); idx < n; idx += thread_count()) {
     const auto [stream, t, i] = split_index(idx, tokens, width);
+    const int64_t b = stream / dst_heads, head = part_heads == 1 ? 0 : stream % dst_heads;
     dst[(stream * tokens + t) * dst_width + dst_offset + i] =
-        to_float(part[(stream * capacity + first + t) * width + i]);
+        to_float(part[((b * part_heads + head) * capacity + first + t) * width + i]);
   }
 }
 
@@ -189,17 +192,21 @@ void store_tokens(const CachePartView& part, int64_t length, int64_t seq, const 
 }
 
 void gather_tokens(const CachePartView& part, int64_t first, int64_t tokens, float* dst,
-                   int64_t dst_width, int64_t dst_offset) {
+                   int64_t dst_width, int64_t dst_offset, int64_t dst_heads) {
   if (first < 0 || tokens < 0 || first + tokens > part.capacity)
     throw Error("gather_tokens: slots [" + std::to_string(first) + ", " +
                 std::to_string(first + tokens) + ") outside the cache capacity " +
                 std::to_string(part.capacity));
-  const int64_t streams = part.batch * part.heads;
+  if (dst_heads == 0) dst_heads = part.heads;
+  if (part.heads != dst_heads && part.heads != 1)
+    throw Error("gather_tokens: a part of " + std::to_string(part.heads) + " heads into " +
+                std::to_string(dst_heads));
+  const int64_t streams = part.batch * dst_heads;
   dispatch_dtype(part.dtype, [&](auto tag) {
     using T = decltype(tag);
     ATTN_LAUNCH(gather_tokens_kernel<T>, element_grid(streams * tokens * part.width),
-                dim3(kElementThreads), static_cast<const T*>(part.data), streams, part.capacity,
-                part.width, first, tokens, dst, dst_width, dst_offset);
+                dim3(kElementThreads), static_cast<const T*>(part.data), part.heads, streams,
+                dst_heads, part.capacity, part.width, first, tokens, dst, dst_width, dst_offset);
   });
 }
 

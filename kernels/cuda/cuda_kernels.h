@@ -61,9 +61,11 @@ void copy_heads(const HeadsView& dst, const HeadsView& src, int64_t rows, int64_
 void store_tokens(const CachePartView& part, int64_t length, int64_t seq, const HeadsView& src,
                   int64_t dst_offset, int64_t count);
 // Slots [first, first + tokens) of every (sequence, head) of the part, converted to fp32, slot
-// first + t into dst[((b * heads + h) * tokens + t) * dst_width + dst_offset + i].
+// first + t into dst[((b * dst_heads + h) * tokens + t) * dst_width + dst_offset + i]. dst_heads
+// 0 means part.heads; a part of one head may fill dst_heads > 1 heads (a key part shared by
+// every kv head: GTA's rope key), each a copy of it.
 void gather_tokens(const CachePartView& part, int64_t first, int64_t tokens, float* dst,
-                   int64_t dst_width, int64_t dst_offset);
+                   int64_t dst_width, int64_t dst_offset, int64_t dst_heads = 0);
 // Every element of the part set to `value` (the cache's NaN poison).
 void fill_part(const CachePartView& part, float value);
 // Slots [0, tokens) of every (sequence, head) set to deterministic values in [-sqrt 3, sqrt 3)
@@ -96,7 +98,9 @@ struct AttendShape {
 };
 
 // Keys are the concatenation of up to two cache parts (MLA absorb: latent | rope key), each
-// [batch, kv_heads, capacity, width] of one dtype; values are one part of width value_dim.
+// [batch, kv_heads, capacity, width] of one dtype, or [batch, 1, capacity, width]: one head that
+// every kv head reads (the rope key shared by all latent heads, GTA); values are one part of
+// width value_dim and kv_heads heads.
 struct KeyValueParts {
   CachePartView key[2];
   int key_parts = 0;

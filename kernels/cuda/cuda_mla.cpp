@@ -1,17 +1,21 @@
-// The CUDA forms of DeepSeek MLA. Both share the front end (MlaFrontEnd): the query from q_proj,
-// or q_b_proj(RMSNorm(q_a_proj(x))), per head [nope | rope]; the compressed kv_a =
-// kv_a_proj_with_mqa(x) = [latent | k_rope] with the latent RMS-normalised; RoPE on every query
-// head's rope part and on the one shared k_rope.
-//   naive:  kv_b_proj up-projects the latent into per-head [k_nope | v]; the cache holds the
-//           full per-head K = [k_nope_h | k_rope] [B, H, T, d_nope + d_rope] and V
-//           [B, H, T, d_v]; multi-head attention over it.
-//   absorb: the cache holds the latent [B, 1, T, d_c] and the rope key [B, 1, T, d_rope]. W_UK and
-//           W_UV (kv_b_proj split per head once at construction: variants/mla_absorb_weights) fold
-//           into the query, q_abs_h = q_nope_h W_UK_h (one strided-batched GEMM over heads), and
-//           the output, o_h = W_UV_h o_lat_h + b_UV_h; attention is then MQA with key [latent |
-//           rope] (d_c + d_rope) and value latent (d_c). The kv_b_proj key bias adds q_nope_h .
-//           b_UK_h to every score of a query: it cancels in softmax and is kept so the LSE
-//           equals naive's.
+// The CUDA forms of DeepSeek MLA with G = n_latent_heads latent heads (G = 1: DeepSeek's MLA;
+// G > 1: GLA and GTA lowered by variants/latent_lowering.h). Both share the front end
+// (MlaFrontEnd): the query from q_proj, or q_b_proj(RMSNorm(q_a_proj(x))), per head
+// [nope | rope]; the compressed kv_a = kv_a_proj_with_mqa(x) = [c_1 | .. | c_G | k_rope] with
+// each latent c_g RMS-normalised alone by its own d_c slice of kv_a_layernorm; RoPE on every
+// query head's rope part and on the one k_rope. Query head h belongs to latent head
+// g = h / (H / G).
+//   naive:  kv_b_proj's row block g (its H / G heads' [k_nope | v] rows) up-projects c_g, one
+//           GEMM per latent head; the cache holds the full per-head K = [k_nope_h | k_rope]
+//           [B, H, T, d_nope + d_rope] and V [B, H, T, d_v]; multi-head attention over it.
+//   absorb: the cache holds the latents [B, G, T, d_c] and the rope key [B, G, T, d_rope] (a copy
+//           per latent head, rope_key_per_latent_head) or [B, 1, T, d_rope] (one shared).
+//           W_UK and W_UV (kv_b_proj split per head once at construction:
+//           variants/mla_absorb_weights) fold into the query, q_abs_h = q_nope_h W_UK_h (one
+//           strided-batched GEMM over heads), and the output, o_h = W_UV_h o_lat_h + b_UV_h;
+//           attention is then GQA with G kv heads, key [latent_g | rope] (d_c + d_rope) and
+//           value latent_g (d_c). The kv_b_proj key bias adds q_nope_h . b_UK_h to every score
+//           of a query: it cancels in softmax and is kept so the LSE equals naive's.
 #include <memory>
 #include <string>
 
@@ -24,9 +28,10 @@ ATTNLAB_CUDA_BEGIN
 
 namespace {
 
-// The dimensions of one MLA step: rows = batch * seq; qk = d_nope + d_r.
+// The dimensions of one MLA step: rows = batch * seq; qk = d_nope + d_r; G latent heads of d_c;
+// kv_a = G * d_c + d_r, the width of a kv_a row.
 struct MlaDims {
-  int64_t rows, heads, d_nope, d_r, d_c, d_v, qk;
+  int64_t rows, heads, d_nope, d_r, d_c, d_v, qk, latents, kv_a;
   MlaDims(const LayerConfig& c, const DeviceStep& step)
       : rows(step.batch * step.seq),
         heads(c.n_heads),
@@ -34,11 +39,18 @@ struct MlaDims {
         d_r(c.qk_rope_head_dim),
         d_c(c.kv_lora_rank),
         d_v(c.v_head_dim),
-        qk(c.qk_head_dim()) {}
+        qk(c.qk_head_dim()),
+        latents(c.n_latent_heads),
+        kv_a(c.n_latent_heads * c.kv_lora_rank + c.qk_rope_head_dim) {}
 };
 
-// q [rows, H, d_nope + d_rope] (rope part rotated) and kv_a [rows, d_c + d_rope] (latent
-// normalised, rope part rotated), both in the workspace.
+// Heads of the rope-key cache part of absorb: one per latent head, or one for all.
+int64_t rope_key_heads(const LayerConfig& c) {
+  return c.rope_key_per_latent_head ? c.n_latent_heads : 1;
+}
+
+// q [rows, H, d_nope + d_rope] (rope part rotated) and kv_a [rows, G * d_c + d_rope] (each
+// latent normalised, rope part rotated), both in the workspace.
 struct MlaProjected {
   float* q = nullptr;
   float* kv_a = nullptr;
@@ -63,7 +75,7 @@ class MlaFrontEnd {
   MlaProjected project(const Blas& blas, Workspace& ws, const DeviceRope& rope,
                        const DeviceStep& step) const {
     const LayerConfig& c = config_;
-    const auto [rows, heads, d_nope, d_r, d_c, d_v, qk] = MlaDims(c, step);
+    const auto [rows, heads, d_nope, d_r, d_c, d_v, qk, latents, kv_width] = MlaDims(c, step);
     const auto eps = static_cast<float>(c.rms_norm_eps);
     MlaProjected p;
     p.q = ws.floats(Slot::q, rows * heads * qk);
@@ -76,11 +88,13 @@ class MlaFrontEnd {
         rms_norm(q_a, rows, c.q_lora_rank, c.q_lora_rank, q_a_norm_.floats(), eps);
       q_b_proj_.apply(blas, q_a, c.q_lora_rank, rows, p.q);
     }
-    p.kv_a = ws.floats(Slot::kv_a, rows * (d_c + d_r));
+    p.kv_a = ws.floats(Slot::kv_a, rows * kv_width);
     kv_a_proj_.apply(blas, step.x, c.hidden_size, rows, p.kv_a);
-    if (c.latent_norms) rms_norm(p.kv_a, rows, d_c, d_c + d_r, kv_a_norm_.floats(), eps);
+    if (c.latent_norms)  // c_g alone, by kv_a_layernorm[g * d_c, (g + 1) * d_c)
+      for (int64_t g = 0; g < latents; ++g)
+        rms_norm(p.kv_a + g * d_c, rows, d_c, kv_width, kv_a_norm_.floats() + g * d_c, eps);
     rope.apply({p.q, heads * qk, qk, d_nope}, rows, heads, step.positions);
-    rope.apply({p.kv_a, d_c + d_r, 0, d_c}, rows, 1, step.positions);
+    rope.apply({p.kv_a, kv_width, 0, latents * d_c}, rows, 1, step.positions);
     return p;
   }
 
@@ -95,13 +109,38 @@ class MlaFrontEnd {
 
 enum NaivePart : int { kNaiveKeys = 0, kNaiveValues = 1 };
 
+// up [rows, H * (d_nope + d_v)] = for each latent head g, its heads' block of columns
+// [g * n, (g + 1) * n), n = H / G * (d_nope + d_v): c_g [rows, d_c] (kv_a columns
+// [g * d_c, (g + 1) * d_c)) times kv_b_proj's row block g [n, d_c] transposed; then the bias.
+// One GEMM per latent head, each writing its own column block of up.
+void up_project(const Blas& blas, const DeviceLinear& kv_b_proj, const float* kv_a,
+                int64_t kv_width, int64_t rows, int64_t latents, int64_t d_c, float* up) {
+  const int64_t n = kv_b_proj.out_features / latents;
+  for (int64_t g = 0; g < latents; ++g) {
+    RowMajorGemm gemm;
+    gemm.m = rows;
+    gemm.n = n;
+    gemm.k = d_c;
+    gemm.a = kv_a + g * d_c;
+    gemm.lda = kv_width;
+    gemm.b = kv_b_proj.weight.floats() + g * n * d_c;
+    gemm.ldb = d_c;
+    gemm.trans_b = true;
+    gemm.c = up + g * n;
+    gemm.ldc = kv_b_proj.out_features;
+    blas.gemm(gemm);
+  }
+  if (!kv_b_proj.bias.empty()) add_bias(up, rows, kv_b_proj.out_features, kv_b_proj.bias.floats());
+}
+
 class MlaNaiveAttention final : public CudaAttention {
  public:
   MlaNaiveAttention(const LayerConfig& config, const Weights& weights, DType dtype)
       : CudaAttention(
             config, dtype,
             "cuda mla naive attention, " + std::to_string(config.n_heads) + " heads, k " +
-                std::to_string(config.qk_head_dim()) + ", v " + std::to_string(config.v_head_dim),
+                std::to_string(config.qk_head_dim()) + ", v " + std::to_string(config.v_head_dim) +
+                ", " + std::to_string(config.n_latent_heads) + " latent heads",
             {{config.n_heads, config.qk_head_dim()}, {config.n_heads, config.v_head_dim}}),
         front_(config, weights),
         kv_b_proj_(DeviceLinear::load(config, weights, "kv_b_proj")),
@@ -109,19 +148,20 @@ class MlaNaiveAttention final : public CudaAttention {
 
  private:
   void run_step(const DeviceStep& step) const override {
-    const auto [rows, heads, d_nope, d_r, d_c, d_v, qk] = MlaDims(config(), step);
+    const auto [rows, heads, d_nope, d_r, d_c, d_v, qk, latents, kv_width] =
+        MlaDims(config(), step);
     const int64_t up_width = d_nope + d_v;  // kv_b_proj output per head: [k_nope | v]
     const MlaProjected p = front_.project(blas(), workspace(), rope(), step);
 
     float* up = workspace().floats(Slot::up, rows * heads * up_width);
-    kv_b_proj_.apply(blas(), p.kv_a, d_c + d_r, rows, up);  // the latent: kv_a[:, :d_c]
+    up_project(blas(), kv_b_proj_, p.kv_a, kv_width, rows, latents, d_c, up);
     CudaCache& cache = *step.cache;
     const int64_t length = cache.length();
     // K_h = [k_nope_h | k_rope]: k_nope from the up-projection, k_rope shared by every head.
     store_tokens(cache.part(kNaiveKeys), length, step.seq, {up, heads * up_width, up_width, 0}, 0,
                  d_nope);
-    store_tokens(cache.part(kNaiveKeys), length, step.seq, {p.kv_a, d_c + d_r, 0, d_c}, d_nope,
-                 d_r);
+    store_tokens(cache.part(kNaiveKeys), length, step.seq, {p.kv_a, kv_width, 0, latents * d_c},
+                 d_nope, d_r);
     store_tokens(cache.part(kNaiveValues), length, step.seq,
                  {up, heads * up_width, up_width, d_nope}, 0, d_v);
 
@@ -177,9 +217,12 @@ class MlaAbsorbAttention final : public CudaAttention {
  public:
   MlaAbsorbAttention(const LayerConfig& config, const Weights& weights, DType dtype)
       : CudaAttention(config, dtype,
-                      "cuda mla absorb attention, latent " + std::to_string(config.kv_lora_rank) +
-                          " + rope " + std::to_string(config.qk_rope_head_dim),
-                      {{1, config.kv_lora_rank}, {1, config.qk_rope_head_dim}}),
+                      "cuda mla absorb attention, " + std::to_string(config.n_latent_heads) +
+                          " x latent " + std::to_string(config.kv_lora_rank) + " + " +
+                          std::to_string(rope_key_heads(config)) + " x rope " +
+                          std::to_string(config.qk_rope_head_dim),
+                      {{config.n_latent_heads, config.kv_lora_rank},
+                       {rope_key_heads(config), config.qk_rope_head_dim}}),
         front_(config, weights),
         o_proj_(DeviceLinear::load(config, weights, "o_proj")) {
     const AbsorbedKvB a = attnlab::split_kv_b(config, weights);
@@ -193,14 +236,16 @@ class MlaAbsorbAttention final : public CudaAttention {
 
  private:
   void run_step(const DeviceStep& step) const override {
-    const auto [rows, heads, d_nope, d_r, d_c, d_v, qk] = MlaDims(config(), step);
+    const auto [rows, heads, d_nope, d_r, d_c, d_v, qk, latents, kv_width] =
+        MlaDims(config(), step);
     const int64_t key_dim = d_c + d_r;  // the absorbed query and key: [latent part | rope part]
     const MlaProjected p = front_.project(blas(), workspace(), rope(), step);
 
+    // Latent head g gets c_g; the rope key (one vector per token) goes to every head of its part.
     CudaCache& cache = *step.cache;
-    store_tokens(cache.part(kLatent), cache.length(), step.seq, {p.kv_a, d_c + d_r, 0, 0}, 0, d_c);
-    store_tokens(cache.part(kRopeKey), cache.length(), step.seq, {p.kv_a, d_c + d_r, 0, d_c}, 0,
-                 d_r);
+    store_tokens(cache.part(kLatent), cache.length(), step.seq, {p.kv_a, kv_width, d_c, 0}, 0, d_c);
+    store_tokens(cache.part(kRopeKey), cache.length(), step.seq,
+                 {p.kv_a, kv_width, 0, latents * d_c}, 0, d_r);
 
     // q_abs [rows, H, d_c + d_r]: q_abs_h[:, :d_c] = q_nope_h [rows, d_nope] . W_UK_h
     // [d_nope, d_c]; q_abs_h[:, d_c:] is q_rope_h.
@@ -223,7 +268,7 @@ class MlaAbsorbAttention final : public CudaAttention {
                        .key_part_count = 2,
                        .value_part = kLatent,
                        .heads = heads,
-                       .kv_heads = 1,
+                       .kv_heads = latents,
                        .key_dim = key_dim,
                        .value_dim = d_c,
                        .out = latent_heads});

@@ -17,7 +17,7 @@ void showValue(const LayerConfig& config, std::ostream& os) {
   nlohmann::json j = layer_config_to_json(config);
   j.erase("name");
   j.erase("n_layers");
-  if (!config.is_mla() && !config.qk_norm) j.erase("rms_norm_eps");
+  if (!config.has_latent() && !config.qk_norm) j.erase("rms_norm_eps");
   os << j.dump();
 }
 
@@ -71,6 +71,11 @@ void draw_biases(const ConfigOptions& options, LayerConfig& c) {
   }
 }
 
+// MHA, GQA or MQA: the kinds with partial rotary, sinks and QK-norm.
+bool standard_kind(const LayerConfig& c) {
+  return !c.has_latent() && !c.is_gta();
+}
+
 // The model features of ConfigOptions::model_features; call after the shape is drawn.
 void draw_model_features(LayerConfig& c) {
   if (c.rope_layout != RopeLayout::none && c.rope_dim() > 0) {
@@ -84,7 +89,7 @@ void draw_model_features(LayerConfig& c) {
       r.mscale = *gen::element(0.707, 1.0);
       r.mscale_all_dim = *gen::element(0.0, 0.707, 1.0);
     }
-    if (!c.is_mla()) {
+    if (standard_kind(c)) {
       // Keep the rotary width even and >= 2: head_dim * factor truncated.
       const double factor = *gen::element(1.0, 0.5, 0.25);
       const int64_t width = static_cast<int64_t>(static_cast<double>(c.head_dim) * factor);
@@ -92,7 +97,7 @@ void draw_model_features(LayerConfig& c) {
     }
   }
   if (*gen::arbitrary<bool>()) c.sliding_window = *gen::inRange<int64_t>(1, 9);
-  if (!c.is_mla()) {
+  if (standard_kind(c)) {
     c.attention_sinks = *gen::arbitrary<bool>();
     c.qk_norm = c.head_dim >= kMinValueScalars && *gen::arbitrary<bool>();
     if (c.qk_norm) c.qk_norm_weight_offset = *gen::element(0.0, 1.0);
@@ -164,6 +169,50 @@ rc::Gen<LayerConfig> gen_mla_config(const ConfigOptions& options) {
     else
       c.qk_rope_head_dim = c.rope_layout == RopeLayout::none ? *gen::inRange<int64_t>(1, 17)
                                                              : 2 * *gen::inRange<int64_t>(1, 9);
+    draw_biases(options, c);
+    if (options.model_features) draw_model_features(c);
+    validate_layer_config(c, "generated config");
+    return c;
+  });
+}
+
+rc::Gen<LayerConfig> gen_gta_config(const ConfigOptions& options) {
+  return gen::exec([options] {
+    ConfigOptions gqa = options;
+    gqa.kinds = {AttentionKind::gqa};
+    gqa.random_biases = false;
+    gqa.required_biases.clear();
+    gqa.model_features = false;
+    LayerConfig c = *gen_standard_config(gqa);
+    c.attention = AttentionKind::gta;
+    // The key is [tied[0, d - r) | k_rope]: both parts non-empty, so head_dim >= 2 (>= 3 roped).
+    const bool roped = c.rope_layout != RopeLayout::none;
+    c.head_dim = std::max<int64_t>(c.head_dim, roped ? 3 : 2);
+    c.qk_rope_head_dim = roped ? 2 * *gen::inRange<int64_t>(1, (c.head_dim - 1) / 2 + 1)
+                               : *gen::inRange<int64_t>(1, c.head_dim);
+    draw_biases(options, c);
+    if (options.model_features) draw_model_features(c);
+    validate_layer_config(c, "generated config");
+    return c;
+  });
+}
+
+rc::Gen<LayerConfig> gen_gla_config(const ConfigOptions& options) {
+  return gen::exec([options] {
+    ConfigOptions mla = options;
+    mla.q_lora = true;
+    mla.random_biases = false;
+    mla.required_biases.clear();
+    mla.model_features = false;
+    LayerConfig c = *gen_mla_config(mla);
+    c.attention = AttentionKind::gla;
+    c.n_latent_heads = options.latent_heads.empty()
+                           ? *gen::weightedElement<int64_t>({{3, 1}, {1, 2}, {1, 3}, {1, 4}})
+                           : *gen::elementOf(options.latent_heads);
+    // n_heads a multiple of h_c: 1..3 query heads per latent head (12 heads at most).
+    c.n_heads = c.n_latent_heads * *gen::inRange<int64_t>(1, 12 / c.n_latent_heads / 2 + 2);
+    const int64_t min_v = (kMinValueScalars + c.n_heads - 1) / c.n_heads;
+    c.v_head_dim = std::max(c.v_head_dim, min_v);
     draw_biases(options, c);
     if (options.model_features) draw_model_features(c);
     validate_layer_config(c, "generated config");

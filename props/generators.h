@@ -1,5 +1,6 @@
 // Support library of the property-based tests (props/prop_*.cpp, rapidcheck inside Catch2):
-//   - generators of random valid LayerConfigs of every kind, biased toward awkward shapes (odd or
+//   - generators of random valid LayerConfigs of every kind (GTA and GLA included), biased toward
+//   awkward shapes (odd or
 //     single heads, large query groups, tiny even head dims, both RoPE layouts and none, random
 //     bias subsets), and of test cases (batch, cached context, new tokens, increasing positions
 //     with gaps and large offsets, weight/input seeds). Built from rapidcheck combinators, so a
@@ -61,6 +62,8 @@ struct ConfigOptions {
   std::optional<bool> latent_norms;   // nullopt: random
   std::optional<bool> rope_dim_zero;  // nullopt: random; true: qk_rope_head_dim 0; false: > 0
   bool nope_equals_v = false;         // qk_nope_head_dim == v_head_dim
+  // GLA: the number of latent heads h_c drawn from this list (empty: 1 to 4, as often 1 as not)
+  std::vector<int64_t> latent_heads;
 
   // Model features (docs/CONFIG.md), off by default so the older properties see the layers they
   // were written for: a random RoPE scaling (linear, yarn, llama3 over a short original length,
@@ -73,6 +76,13 @@ rc::Gen<LayerConfig> gen_standard_config(const ConfigOptions& options = {});
 rc::Gen<LayerConfig> gen_mla_config(const ConfigOptions& options = {});
 // Standard or MLA with equal probability.
 rc::Gen<LayerConfig> gen_any_config(const ConfigOptions& options = {});
+// GTA (grouped-tied attention): the GQA head shapes of gen_standard_config (its `kinds` ignored),
+// a rope key of width 1 <= r < head_dim (even when roped), random biases over its projections.
+// ConfigOptions' MLA fields do not apply; model_features adds a RoPE scaling and a window only.
+rc::Gen<LayerConfig> gen_gta_config(const ConfigOptions& options = {});
+// GLA (grouped latent attention): gen_mla_config's latent shapes with q_lora_rank > 0 always
+// (W_dQ) and h_c latent heads (ConfigOptions::latent_heads), n_heads a multiple of h_c.
+rc::Gen<LayerConfig> gen_gla_config(const ConfigOptions& options = {});
 
 // ---- cases -------------------------------------------------------------------------------------
 

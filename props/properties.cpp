@@ -303,7 +303,8 @@ std::vector<int64_t> valid_world_sizes(const LayerConfig& config) {
   std::vector<int64_t> sizes;
   for (int64_t w = 1; w <= 4; ++w) {
     if (config.n_heads % w != 0) continue;
-    if (!config.is_mla() && config.n_kv_heads != 1 && config.n_kv_heads % w != 0) continue;
+    if (!config.has_latent() && config.n_kv_heads != 1 && config.n_kv_heads % w != 0) continue;
+    if (config.is_gla() && config.n_latent_heads % w != 0) continue;
     sizes.push_back(w);
   }
   return sizes;

@@ -1,7 +1,8 @@
 // The fp64 reference's public entry points (see reference_attention.h): the building blocks
 // linear / rms_norm / apply_rope, and forward(), which validates its inputs, grows a copy of the
-// cache by the new tokens, runs the form's algorithm (reference_standard.cpp, reference_mla.cpp)
-// and commits the cache only when everything succeeded.
+// cache by the new tokens, runs the form's algorithm for the layer's kind (reference_standard.cpp,
+// reference_mla.cpp, reference_gta.cpp, reference_gla.cpp) and commits the cache only when
+// everything succeeded.
 #include "reference/reference_attention.h"
 
 #include <cmath>
@@ -157,15 +158,26 @@ Result forward(const LayerConfig& config, const Weights& weights, ImplForm form,
   Result result;
   result.out = Tensor<double>({batch, seq, config.hidden_size});
   result.lse = Tensor<double>({batch, seq, config.n_heads});
+  // check_inputs has checked that the form applies to the kind: standard to mha/gqa/mqa/gta,
+  // naive and absorb to mla/gla.
   switch (form) {
     case ImplForm::standard:
-      detail::forward_standard(config, weights, x, positions, work, result);
+      if (config.is_gta())
+        detail::forward_gta(config, weights, x, positions, work, result);
+      else
+        detail::forward_standard(config, weights, x, positions, work, result);
       break;
     case ImplForm::naive:
-      detail::forward_mla_naive(config, weights, x, positions, work, result);
+      if (config.is_gla())
+        detail::forward_gla_naive(config, weights, x, positions, work, result);
+      else
+        detail::forward_mla_naive(config, weights, x, positions, work, result);
       break;
     case ImplForm::absorb:
-      detail::forward_mla_absorb(config, weights, x, positions, work, result);
+      if (config.is_gla())
+        detail::forward_gla_absorb(config, weights, x, positions, work, result);
+      else
+        detail::forward_mla_absorb(config, weights, x, positions, work, result);
       break;
   }
   work.length += seq;

@@ -3,9 +3,13 @@
 // include them). One function per variant form; each returns the layer output and the per-head
 // log-sum-exp of the scaled scores, and appends the new tokens to a cache in the form's layout:
 //   standard (MHA/GQA/MQA): parts "k" [B, T, n_kv, d], "v" [B, T, n_kv, d]
-//   MLA naive:  "k" [B, T, H, d_nope + d_rope], "v" [B, T, H, d_v]
+//   GTA standard: "tied" [B, T, n_kv, d], "rope_key" [B, T, d_rope] (after RoPE)
+//   MLA/GLA naive:  "k" [B, T, H, d_nope + d_rope], "v" [B, T, H, d_v]
 //   MLA absorb: "latent" [B, T, kv_lora_rank] (after RMSNorm), "rope_key" [B, T, d_rope] (after
-//   RoPE)
+//   RoPE); with G = n_latent_heads > 1 (GLA, and GLA/GTA lowered to MLA) "latent" [B, T, G,
+//   kv_lora_rank] and "rope_key" [B, T, G or 1, d_rope] (variants/variant_spec.h cache_layout)
+// GTA and GLA are written from their own equations (reference_gta.cpp, reference_gla.cpp), not
+// through variants/latent_lowering.h: comparing the two is what checks that lowering.
 // MLA absorb is its own algorithm over the latent cache (W_UK folded into the query, W_UV
 // applied after attention), not the naive path reused; with biases on it equals naive exactly:
 // the kv_b_proj key bias adds q_nope . b_UK to every score of a query (cancels in softmax, kept

@@ -1,7 +1,7 @@
 // Helpers shared by the reference's per-form algorithms (declared in reference_detail.h): token
-// rows, biased projections, cache slot addressing, the stable softmax with its log-sum-exp,
-// attention of one query head over cached K/V (with an optional sink logit), and the output
-// projection.
+// rows, biased projections (whole, or a block of rows), cache slot addressing, the stable softmax
+// with its log-sum-exp, attention of one query head over cached K/V (with an optional sink logit),
+// and the output projection.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -31,6 +31,23 @@ const Tensor<double>* optional_bias(const LayerConfig& config, const Weights& we
 std::vector<double> project(const LayerConfig& config, const Weights& weights,
                             const std::string& projection, const std::vector<double>& x) {
   return linear(x, weights.get(projection + ".weight"), optional_bias(config, weights, projection));
+}
+
+std::vector<double> linear_rows(const std::vector<double>& x, const Tensor<double>& weight,
+                                const Tensor<double>* bias, int64_t first_row, int64_t rows) {
+  const int64_t in_features = weight.dim(1);
+  if (static_cast<int64_t>(x.size()) != in_features || first_row < 0 ||
+      first_row + rows > weight.dim(0))
+    throw std::logic_error("linear_rows: rows or input width outside the weight");
+  WorkCounter::add_multiply_adds(rows * in_features);
+  std::vector<double> y(rows);
+  for (int64_t o = 0; o < rows; ++o) {
+    const double* row = weight.ptr() + (first_row + o) * in_features;
+    double sum = bias ? bias->data[first_row + o] : 0.0;
+    for (int64_t i = 0; i < in_features; ++i) sum += x[i] * row[i];
+    y[o] = sum;
+  }
+  return y;
 }
 
 double dot(const double* a, const double* b, int64_t n) {

@@ -1,6 +1,7 @@
 // Internal pieces of the fp64 reference shared by its source files (reference_attention.cpp,
-// reference_standard.cpp, reference_mla.cpp). Not part of the public API: only reference/*.cpp
-// include it. Everything here is plain loops over Tensor<double> with explicit strides.
+// reference_standard.cpp, reference_mla.cpp, reference_gta.cpp, reference_gla.cpp). Not part of the
+// public API: only reference/*.cpp include it. Everything here is plain loops over Tensor<double>
+// with explicit strides.
 #pragma once
 
 #include <cstdint>
@@ -29,6 +30,11 @@ const Tensor<double>* optional_bias(const LayerConfig& config, const Weights& we
 // y = linear(x, <projection>.weight, <projection>.bias if the config lists it).
 std::vector<double> project(const LayerConfig& config, const Weights& weights,
                             const std::string& projection, const std::vector<double>& x);
+
+// y = W[first_row, first_row + rows) x + b[first_row, first_row + rows): `rows` output rows of a
+// weight [out, in] (and of its bias [out], when not nullptr), counted as rows x in multiply-adds.
+std::vector<double> linear_rows(const std::vector<double>& x, const Tensor<double>& weight,
+                                const Tensor<double>* bias, int64_t first_row, int64_t rows);
 
 // sum_i a[i] * b[i], and y[i] += a * x[i]: the contractions that are not a whole linear(),
 // counted by an active WorkCounter (reference/work_counter.h).
@@ -80,6 +86,12 @@ void forward_standard(const LayerConfig& config, const Weights& weights, const T
 void forward_mla_naive(const LayerConfig& config, const Weights& weights, const Tensor<double>& x,
                        const Tensor<int64_t>& positions, Cache& cache, Result& result);
 void forward_mla_absorb(const LayerConfig& config, const Weights& weights, const Tensor<double>& x,
+                        const Tensor<int64_t>& positions, Cache& cache, Result& result);
+void forward_gta(const LayerConfig& config, const Weights& weights, const Tensor<double>& x,
+                 const Tensor<int64_t>& positions, Cache& cache, Result& result);
+void forward_gla_naive(const LayerConfig& config, const Weights& weights, const Tensor<double>& x,
+                       const Tensor<int64_t>& positions, Cache& cache, Result& result);
+void forward_gla_absorb(const LayerConfig& config, const Weights& weights, const Tensor<double>& x,
                         const Tensor<int64_t>& positions, Cache& cache, Result& result);
 
 }  // namespace attnlab::reference::detail

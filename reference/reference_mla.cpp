@@ -1,13 +1,20 @@
-// The reference's two MLA forms (DeepSeek-V2/V3 multi-head latent attention).
-//   naive:  up-project the latent through kv_b_proj to full per-head keys and values, cache
-//           those ("k" [B, T, H, d_nope + d_rope], "v" [B, T, H, d_v]) and attend as MHA.
-//   absorb: cache only the normalised latent c ("latent" [B, T, d_c]) and the shared rope key
-//           ("rope_key" [B, T, d_rope]); fold W_UK into the query and apply W_UV after the
-//           softmax. It is a separate algorithm, not the naive path reused, and handles the
-//           kv_b_proj bias exactly: the key bias adds q_nope_h . b_UK_h to every score of a query
-//           (cancels in softmax, kept in the LSE); the value bias passes through the softmax.
+// The reference's two MLA forms (DeepSeek-V2/V3 multi-head latent attention), for any number G
+// of latent heads (n_latent_heads; G > 1 only on a GLA or GTA layer lowered to MLA,
+// variants/latent_lowering.h): kv_a_proj_with_mqa gives [c_1 | ... | c_G | k_rope], each c_j
+// normalised alone by its own slice of kv_a_layernorm, and query head h reads latent head
+// j = h / (n_heads / G) (G = 1: DeepSeek's one shared latent).
+//   naive:  up-project the latent through kv_b_proj (head h's rows applied to c_j) to full
+//           per-head keys and values, cache those ("k" [B, T, H, d_nope + d_rope], "v"
+//           [B, T, H, d_v]) and attend as MHA.
+//   absorb: cache only the normalised latents ("latent" [B, T, d_c], or [B, T, G, d_c]) and the
+//           roped key ("rope_key" [B, T, d_rope]; with G > 1 [B, T, G, d_rope] when
+//           rope_key_per_latent_head, one copy per latent head, else [B, T, 1, d_rope]); fold
+//           W_UK into the query and apply W_UV after the softmax. It is a separate algorithm, not
+//           the naive path reused, and handles the kv_b_proj bias exactly: the key bias adds
+//           q_nope_h . b_UK_h to every score of a query (cancels in softmax, kept in the LSE); the
+//           value bias passes through the softmax.
 // Both share the projections up to the latent: the query path (q_proj, or q_a_proj ->
-// RMSNorm -> q_b_proj) and kv_a_proj_with_mqa -> [c | k_rope].
+// RMSNorm -> q_b_proj) and kv_a_proj_with_mqa -> [c_1 | ... | c_G | k_rope].
 #include <algorithm>
 
 #include "reference/reference_detail.h"
@@ -22,11 +29,22 @@ struct MlaQuery {
   std::vector<std::vector<double>> rope;  // [H][d_rope], RoPE applied
 };
 
-// One token's compressed key/value: the normalised latent and the shared roped key.
+// One token's compressed key/value: the normalised latents and the shared roped key.
 struct MlaLatent {
-  std::vector<double> c;       // [d_c], after kv_a_layernorm
+  std::vector<double> c;       // [G * d_c], latent head j at [j * d_c, (j + 1) * d_c)
   std::vector<double> k_rope;  // [d_rope], RoPE applied
 };
+
+// The latent head query head h reads: h / (n_heads / G).
+int64_t latent_head_of(const LayerConfig& config, int64_t h) {
+  return h / (config.n_heads / config.n_latent_heads);
+}
+
+// Copies of the rope key an absorb cache slot holds (cache_layout): one per latent head when
+// G > 1 and rope_key_per_latent_head, else one.
+int64_t rope_key_copies(const LayerConfig& config) {
+  return config.n_latent_heads > 1 && config.rope_key_per_latent_head ? config.n_latent_heads : 1;
+}
 
 MlaQuery mla_query(const LayerConfig& config, const Weights& weights,
                    const std::vector<double>& x_row, int64_t position) {
@@ -55,12 +73,21 @@ MlaQuery mla_query(const LayerConfig& config, const Weights& weights,
 MlaLatent mla_latent(const LayerConfig& config, const Weights& weights,
                      const std::vector<double>& x_row, int64_t position) {
   const int64_t d_c = config.kv_lora_rank, d_rope = config.qk_rope_head_dim;
+  const int64_t latents = config.n_latent_heads * d_c;
   const std::vector<double> kv_a = project(config, weights, "kv_a_proj_with_mqa", x_row);
   MlaLatent latent;
-  latent.c = slice(kv_a, 0, d_c);
-  if (config.latent_norms)
-    latent.c = rms_norm(latent.c, weights.get("kv_a_layernorm.weight"), config.rms_norm_eps);
-  latent.k_rope = slice(kv_a, d_c, d_rope);
+  latent.c = slice(kv_a, 0, latents);
+  if (config.latent_norms) {
+    // Each latent head is normalised alone, by its own d_c elements of kv_a_layernorm.
+    const Tensor<double>& norm = weights.get("kv_a_layernorm.weight");
+    for (int64_t j = 0; j < config.n_latent_heads; ++j) {
+      const Tensor<double> norm_j({d_c}, slice(norm.data, j * d_c, d_c));
+      const std::vector<double> c_j =
+          rms_norm(slice(latent.c, j * d_c, d_c), norm_j, config.rms_norm_eps);
+      std::copy(c_j.begin(), c_j.end(), latent.c.begin() + j * d_c);
+    }
+  }
+  latent.k_rope = slice(kv_a, latents, d_rope);
   apply_rope(latent.k_rope.data(), rope_spec(config), position);
   return latent;
 }
@@ -68,20 +95,24 @@ MlaLatent mla_latent(const LayerConfig& config, const Weights& weights,
 // ---- naive ----
 
 // Up-projects the latent of one token and writes each head's full key [k_nope_h | k_rope] and
-// value v_h into cache slot `slot` of sequence b.
+// value v_h into cache slot `slot` of sequence b: head h's rows of kv_b_proj applied to the
+// latent head it reads.
 void write_naive_slot(const LayerConfig& config, const Weights& weights, const MlaLatent& latent,
                       int64_t b, int64_t slot, Cache& cache) {
   const int64_t d_nope = config.qk_nope_head_dim, d_rope = config.qk_rope_head_dim;
-  const int64_t d_v = config.v_head_dim;
-  const std::vector<double> kv = project(config, weights, "kv_b_proj", latent.c);
+  const int64_t d_v = config.v_head_dim, d_c = config.kv_lora_rank;
+  const Tensor<double>& kv_b = weights.get("kv_b_proj.weight");
+  const Tensor<double>* kv_b_bias = optional_bias(config, weights, "kv_b_proj");
   double* k_slot = cache_slot_to_write(cache.parts[0], b, slot);
   double* v_slot = cache_slot_to_write(cache.parts[1], b, slot);
   for (int64_t h = 0; h < config.n_heads; ++h) {
-    const auto head_begin = kv.begin() + h * (d_nope + d_v);
+    const std::vector<double> c_j = slice(latent.c, latent_head_of(config, h) * d_c, d_c);
+    const std::vector<double> kv =
+        linear_rows(c_j, kv_b, kv_b_bias, h * (d_nope + d_v), d_nope + d_v);
     double* key = k_slot + h * (d_nope + d_rope);
-    std::copy(head_begin, head_begin + d_nope, key);
+    std::copy(kv.begin(), kv.begin() + d_nope, key);
     std::copy(latent.k_rope.begin(), latent.k_rope.end(), key + d_nope);
-    std::copy(head_begin + d_nope, head_begin + d_nope + d_v, v_slot + h * d_v);
+    std::copy(kv.begin() + d_nope, kv.end(), v_slot + h * d_v);
   }
 }
 
@@ -128,8 +159,9 @@ std::vector<double> up_project_value(const LayerConfig& config, const Tensor<dou
   return o;
 }
 
-// Attention of query head h of one token over the latent cache of sequence b, slots
-// [keys.lo, keys.hi): scores (q_abs . latent_t + q_rope . rope_key_t + q_nope . b_UK) * scale.
+// Attention of query head h of one token over latent head j = latent_head_of(h) of the cache of
+// sequence b, slots [keys.lo, keys.hi): scores (q_abs . latent_j,t + q_rope . rope_key_t +
+// q_nope . b_UK) * scale, the rope key read from latent head j's copy when there is one each.
 HeadResult attend_latent(const LayerConfig& config, const Weights& weights, const MlaQuery& query,
                          int64_t h, const Cache& cache, int64_t b, KeyRange keys) {
   const Tensor<double>& kv_b_weight = weights.get("kv_b_proj.weight");
@@ -137,22 +169,24 @@ HeadResult attend_latent(const LayerConfig& config, const Weights& weights, cons
   const Tensor<double>& latent = cache.parts[0];
   const Tensor<double>& rope_key = cache.parts[1];
   const int64_t d_c = config.kv_lora_rank, d_rope = config.qk_rope_head_dim;
+  const int64_t j = latent_head_of(config, h);
+  const int64_t latent_at = j * d_c, rope_at = (rope_key_copies(config) > 1 ? j : 0) * d_rope;
 
   const std::vector<double> q_abs = absorbed_query(config, kv_b_weight, h, query.nope[h]);
   const double bias_score = key_bias_score(config, kv_b_bias, h, query.nope[h]);
   std::vector<double> scores(keys.size());
   for (int64_t t = keys.lo; t < keys.hi; ++t) {
     const double latent_score =
-        dot(q_abs.data(), cache_elements_to_read(latent, b, t, 0, d_c), d_c);
+        dot(q_abs.data(), cache_elements_to_read(latent, b, t, latent_at, d_c), d_c);
     const double rope_score =
-        dot(query.rope[h].data(), cache_elements_to_read(rope_key, b, t, 0, d_rope), d_rope);
+        dot(query.rope[h].data(), cache_elements_to_read(rope_key, b, t, rope_at, d_rope), d_rope);
     scores[t - keys.lo] = (latent_score + rope_score + bias_score) * config.scale();
   }
   const Softmax softmax = softmax_with_lse(scores);
 
   std::vector<double> o_latent(d_c, 0.0);
   for (int64_t t = keys.lo; t < keys.hi; ++t)
-    axpy(softmax.weights[t - keys.lo], cache_elements_to_read(latent, b, t, 0, d_c),
+    axpy(softmax.weights[t - keys.lo], cache_elements_to_read(latent, b, t, latent_at, d_c),
          o_latent.data(), d_c);
   return {up_project_value(config, kv_b_weight, kv_b_bias, h, o_latent), softmax.lse};
 }
@@ -199,9 +233,9 @@ void forward_mla_naive(const LayerConfig& config, const Weights& weights, const 
 void forward_mla_absorb(const LayerConfig& config, const Weights& weights, const Tensor<double>& x,
                         const Tensor<int64_t>& positions, Cache& cache, Result& result) {
   const int64_t batch = x.dim(0), seq = x.dim(1), old_length = cache.length;
-  const int64_t heads = config.n_heads, d_v = config.v_head_dim;
+  const int64_t heads = config.n_heads, d_v = config.v_head_dim, d_rope = config.qk_rope_head_dim;
 
-  // Phase 1: cache every new token's latent and rope key; keep the queries.
+  // Phase 1: cache every new token's latents and rope key(s); keep the queries.
   std::vector<MlaQuery> queries(batch * seq);
   for (int64_t b = 0; b < batch; ++b) {
     for (int64_t s = 0; s < seq; ++s) {
@@ -211,12 +245,13 @@ void forward_mla_absorb(const LayerConfig& config, const Weights& weights, const
       const MlaLatent latent = mla_latent(config, weights, x_row, position);
       std::copy(latent.c.begin(), latent.c.end(),
                 cache_slot_to_write(cache.parts[0], b, old_length + s));
-      std::copy(latent.k_rope.begin(), latent.k_rope.end(),
-                cache_slot_to_write(cache.parts[1], b, old_length + s));
+      double* rope_slot = cache_slot_to_write(cache.parts[1], b, old_length + s);
+      for (int64_t copy = 0; copy < rope_key_copies(config); ++copy)
+        std::copy(latent.k_rope.begin(), latent.k_rope.end(), rope_slot + copy * d_rope);
     }
   }
 
-  // Phase 2: every query head attends over the shared latent cache (MQA over the latent).
+  // Phase 2: every query head attends over its latent head's cache (MQA over each latent).
   const MaskSpec mask = mask_spec(config);
   for (int64_t b = 0; b < batch; ++b) {
     for (int64_t s = 0; s < seq; ++s) {

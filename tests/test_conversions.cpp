@@ -2,6 +2,8 @@
 // same function as its source through the fp64 reference (outputs and LSE within 1e-10 relative,
 // i.e. reassociation only), the result's config validates and its weights are exactly
 // weight_specs(new config), and every precondition violation throws attnlab::Error naming it.
+// GTA and GLA (gla_from_mla, gta_as_gqa, their RoPE swaps and shards) are run through the
+// reference's own GTA/GLA code (reference/reference_gta.cpp, reference_gla.cpp).
 // The randomised versions of these checks live in props/prop_equivalence.cpp.
 #include <catch2/catch.hpp>
 
@@ -10,6 +12,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/presets.h"
 #include "core/weights.h"
 #include "reference/reference_attention.h"
 #include "tests/test_support.h"
@@ -62,9 +65,9 @@ Layer make_layer(const LayerConfig& config, uint64_t seed) {
   return {config, random_weights(config, seed)};
 }
 
-// The form that defines a variant's math: standard, or naive for MLA.
+// The form that defines a variant's math: standard, or naive for MLA and GLA.
 ImplForm defining_form(const LayerConfig& c) {
-  return c.is_mla() ? ImplForm::naive : ImplForm::standard;
+  return c.has_latent() ? ImplForm::naive : ImplForm::standard;
 }
 
 // Two sequences, a prefill of 5 tokens after 2 tokens of context, positions with gaps.
@@ -268,6 +271,163 @@ TEST_CASE("shard_heads: the ranks' outputs sum to the layer's", "[conversions]")
   }
 }
 
+namespace {
+
+LayerConfig gta_config(int64_t hidden, int64_t heads, int64_t kv_heads, int64_t head_dim,
+                       int64_t rope_dim, RopeLayout rope, std::set<std::string> biases) {
+  LayerConfig c;
+  c.name = "gta";
+  c.attention = AttentionKind::gta;
+  c.hidden_size = hidden;
+  c.n_heads = heads;
+  c.n_kv_heads = kv_heads;
+  c.head_dim = head_dim;
+  c.qk_rope_head_dim = rope_dim;
+  c.rope_layout = rope;
+  c.rope_theta = 700.0;
+  c.biases = std::move(biases);
+  validate_layer_config(c, "test config");
+  return c;
+}
+
+LayerConfig gla_config(int64_t hidden, int64_t heads, int64_t latent_heads, int64_t q_lora,
+                       int64_t kv_lora, int64_t nope, int64_t rope_dim, int64_t v, bool norms,
+                       RopeLayout rope, std::set<std::string> biases) {
+  LayerConfig c = mla_config(hidden, heads, q_lora, kv_lora, nope, rope_dim, v, norms, rope, {});
+  c.name = "gla";
+  c.attention = AttentionKind::gla;
+  c.n_latent_heads = latent_heads;
+  c.biases = std::move(biases);
+  validate_layer_config(c, "test config");
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("gla_from_mla: an MLA with q_lora is a GLA with one latent head", "[conversions][gla]") {
+  SECTION("norms and every bias: the same tensors under the paper's names") {
+    const Layer mla = make_layer(
+        mla_config(12, 3, 5, 6, 2, 4, 3, true, RopeLayout::interleaved,
+                   {"q_a_proj", "q_b_proj", "kv_a_proj_with_mqa", "kv_b_proj", "o_proj"}),
+        30);
+    const Layer gla = gla_from_mla(mla);
+    CHECK(gla.config.attention == AttentionKind::gla);
+    CHECK(gla.config.n_latent_heads == 1);
+    CHECK(gla.config.biases ==
+          std::set<std::string>{"W_dQ", "W_uQ_rope", "W_dKV", "W_ukv_1", "o_proj"});
+    CHECK(gla.weights.get("W_ukv_1.weight").data == mla.weights.get("kv_b_proj.weight").data);
+    CHECK(gla.weights.get("kv_norm_1.weight").data ==
+          mla.weights.get("kv_a_layernorm.weight").data);
+    require_same_function(gla, mla);
+    // Absorb too: GLA's absorb with h_c = 1 is MLA's.
+    const Tensor<double> x = random_activations(1, 4, 12, 31);
+    reference::Cache a, b;
+    const reference::Result via_gla = reference::forward(gla.config, gla.weights, ImplForm::absorb,
+                                                         x, sequential_positions(1, 4), a);
+    const reference::Result via_mla = reference::forward(mla.config, mla.weights, ImplForm::absorb,
+                                                         x, sequential_positions(1, 4), b);
+    require_close(via_gla.out, via_mla.out);
+  }
+  SECTION("no norms, half_split, one bias") {
+    const Layer mla = make_layer(
+        mla_config(8, 4, 3, 5, 2, 2, 2, false, RopeLayout::half_split, {"kv_b_proj"}), 32);
+    require_same_function(gla_from_mla(mla), mla);
+  }
+}
+
+TEST_CASE("gta_as_gqa moves the rope part to the front of every head", "[conversions][gta]") {
+  SECTION("tiny-gta: half_split, every bias") {
+    const Layer gta = make_layer(resolve_model("tiny-gta"), 33);
+    const Layer gqa = gta_as_gqa(gta);
+    CHECK(gqa.config.attention == AttentionKind::gqa);
+    CHECK(gqa.config.rope_dim() == gta.config.qk_rope_head_dim);
+    CHECK(gqa.config.biases == std::set<std::string>{"q_proj", "k_proj", "v_proj", "o_proj"});
+    require_same_function(gqa, gta);
+  }
+  SECTION("interleaved, a bias on W_rope_k only; n_kv == n_heads gives MHA") {
+    const Layer gta =
+        make_layer(gta_config(10, 3, 3, 6, 4, RopeLayout::interleaved, {"W_rope_k", "o_proj"}), 34);
+    const Layer mha = gta_as_gqa(gta);
+    CHECK(mha.config.attention == AttentionKind::mha);
+    require_same_function(mha, gta);
+  }
+  SECTION("no RoPE, a bias on kv_proj only, one tied head") {
+    const Layer gta = make_layer(gta_config(9, 4, 1, 5, 3, RopeLayout::none, {"kv_proj"}), 35);
+    require_same_function(gta_as_gqa(gta), gta);
+  }
+  SECTION("every head width up to 64 and even rope width finds its partial_rotary_factor") {
+    for (int64_t d = 3; d <= 64; ++d)
+      for (int64_t r = 2; r < d; r += 2) {
+        INFO("d " << d << ", r " << r);
+        const LayerConfig c = gta_config(4, 1, 1, d, r, RopeLayout::half_split, {});
+        REQUIRE(gta_as_gqa(make_layer(c, 36)).config.rope_dim() == r);
+      }
+  }
+}
+
+TEST_CASE("swap_rope_layout keeps every score of GTA and GLA", "[conversions][gta][gla]") {
+  SECTION("tiny-gta, half_split -> interleaved -> half_split") {
+    const Layer gta = make_layer(resolve_model("tiny-gta"), 37);
+    const Layer swapped = swap_rope_layout(gta);
+    CHECK(swapped.config.rope_layout == RopeLayout::interleaved);
+    require_same_function(swapped, gta);
+    const Layer back = swap_rope_layout(swapped);
+    for (const auto& [name, tensor] : gta.weights.tensors)
+      CHECK(back.weights.get(name).data == tensor.data);
+  }
+  for (const char* name : {"tiny-gla", "tiny-gla4"}) {
+    SECTION(std::string(name) + " in both forms") {
+      const Layer gla = make_layer(resolve_model(name), 38);
+      const Layer swapped = swap_rope_layout(gla);
+      require_same_function(swapped, gla);
+      const Tensor<double> x = random_activations(2, 5, gla.config.hidden_size, 39);
+      const Tensor<int64_t> pos = sequential_positions(2, 5, 100);
+      reference::Cache a, b;
+      require_close(
+          reference::forward(swapped.config, swapped.weights, ImplForm::absorb, x, pos, a).out,
+          reference::forward(gla.config, gla.weights, ImplForm::absorb, x, pos, b).out);
+    }
+  }
+}
+
+TEST_CASE("shard_heads splits GTA's tied heads and GLA's latent heads", "[conversions][shard]") {
+  SECTION("tiny-gta over 2 ranks: W_rope_k on every rank, o_proj bias on rank 0") {
+    const Layer gta = make_layer(resolve_model("tiny-gta"), 40);
+    require_shards_sum(gta, 2);
+    const std::vector<Layer> shards = shard_heads(gta, 2);
+    for (const Layer& shard : shards) {
+      CHECK(shard.config.n_kv_heads == 1);
+      CHECK(shard.weights.get("W_rope_k.weight").data == gta.weights.get("W_rope_k.weight").data);
+    }
+    CHECK_FALSE(shards[1].config.has_bias("o_proj"));
+  }
+  SECTION("gta with one tied head over 3 ranks keeps it everywhere") {
+    require_shards_sum(
+        make_layer(gta_config(8, 6, 1, 4, 2, RopeLayout::interleaved, {"kv_proj", "o_proj"}), 41),
+        3);
+  }
+  SECTION("tiny-gla over 2 ranks: one latent head each, W_ukv renumbered from 1") {
+    const Layer gla = make_layer(resolve_model("tiny-gla"), 42);
+    require_shards_sum(gla, 2);
+    const std::vector<Layer> shards = shard_heads(gla, 2);
+    CHECK(shards[1].config.n_latent_heads == 1);
+    CHECK(shards[1].weights.get("W_ukv_1.weight").data == gla.weights.get("W_ukv_2.weight").data);
+    CHECK(shards[1].weights.get("kv_norm_1.weight").data ==
+          gla.weights.get("kv_norm_2.weight").data);
+    CHECK(shards[1].config.has_bias("W_ukv_1"));
+    CHECK_FALSE(shards[1].config.has_bias("o_proj"));
+  }
+  SECTION("tiny-gla4 over 2 and 4 ranks: only the rank holding W_ukv_3 has its bias") {
+    const Layer gla = make_layer(resolve_model("tiny-gla4"), 43);
+    require_shards_sum(gla, 2);
+    require_shards_sum(gla, 4);
+    const std::vector<Layer> four = shard_heads(gla, 4);
+    for (int64_t r = 0; r < 4; ++r) CHECK(four[r].config.has_bias("W_ukv_1") == (r == 2));
+    const std::vector<Layer> two = shard_heads(gla, 2);
+    CHECK(two[1].config.biases == std::set<std::string>{"W_ukv_1"});
+  }
+}
+
 TEST_CASE("conversions name their failed preconditions", "[conversions][errors]") {
   const Layer roped =
       make_layer(standard_config(AttentionKind::gqa, 12, 6, 2, 4, RopeLayout::interleaved, {}), 20);
@@ -293,6 +453,20 @@ TEST_CASE("conversions name their failed preconditions", "[conversions][errors]"
   CHECK_THROWS_WITH(shard_heads(unroped, 3), Contains("n_kv_heads (2) must be 1 or divisible"));
   CHECK_THROWS_WITH(shard_heads(unroped, 0), Contains("world_size must be >= 1"));
   CHECK_THROWS_WITH(shard_heads(mla, 2), Contains("n_heads (3) must be divisible"));
+
+  const Layer gta = make_layer(resolve_model("tiny-gta"), 26);
+  const Layer gla = make_layer(resolve_model("tiny-gla"), 27);
+  CHECK_THROWS_WITH(gqa_as_mha(gta), Contains("needs attention mha, gqa or mqa, got 'gta'"));
+  CHECK_THROWS_WITH(gqa_as_mla(gla), Contains("needs attention mha, gqa or mqa, got 'gla'"));
+  CHECK_THROWS_WITH(gla_from_mla(gla), Contains("needs attention 'mla', got 'gla'"));
+  CHECK_THROWS_WITH(gla_from_mla(mla), Contains("needs q_lora_rank > 0"));
+  CHECK_THROWS_WITH(gta_as_gqa(unroped), Contains("needs attention 'gta', got 'gqa'"));
+  CHECK_THROWS_WITH(shard_heads(gta, 4), Contains("n_heads (6) must be divisible"));
+  CHECK_THROWS_WITH(shard_heads(make_layer(gta_config(8, 6, 3, 4, 2, RopeLayout::none, {}), 28), 2),
+                    Contains("n_kv_heads (3) must be 1 or divisible"));
+  CHECK_THROWS_WITH(shard_heads(make_layer(resolve_model("tiny-gla4"), 29), 8),
+                    Contains("n_latent_heads (4) must be divisible by world_size (8)"));
+  CHECK_THROWS_WITH(shard_heads(gla, 4), Contains("n_latent_heads (2) must be divisible"));
 
   Layer broken = unroped;
   broken.weights.tensors.erase("k_proj.weight");

@@ -25,7 +25,8 @@ namespace {
 
 const char* kTinyPresets[] = {"tiny-mha",      "tiny-gqa",     "tiny-mqa",     "tiny-mla",
                               "tiny-mla-lite", "tiny-window",  "tiny-gpt-oss", "tiny-gpt-oss@1",
-                              "tiny-gemma",    "tiny-gemma@1", "tiny-qwen3",   "tiny-mla-yarn"};
+                              "tiny-gemma",    "tiny-gemma@1", "tiny-qwen3",   "tiny-mla-yarn",
+                              "tiny-gta",      "tiny-gla",     "tiny-gla4"};
 
 Tensor<double> matrix(int64_t rows, int64_t cols, std::vector<double> values) {
   return Tensor<double>({rows, cols}, std::move(values));

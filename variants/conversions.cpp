@@ -1,13 +1,17 @@
 // The exact layer rewrites declared in conversions.h: GQA/MQA -> MHA (repeat k/v rows per query
 // group), GQA -> MLA (TransMLA: latent = [k | v], kv_b_proj selects each head's group), MLA -> MHA
-// (materialised products of the low-rank factors), RoPE layout swap (q/k rows permuted within
-// every rotated head vector) and head sharding (tensor parallelism); the q/k norm weights and
+// (materialised products of the low-rank factors), MLA -> GLA with one latent head (renamed
+// tensors), GTA -> GQA (the rope part moved to the front of each head), RoPE layout swap (q/k rows
+// permuted within every rotated head vector) and head sharding (tensor parallelism, GTA's tied
+// heads and GLA's latent heads included); the q/k norm weights and
 // sink logits of mha/gqa/mqa layers follow their heads and rows. Every function checks its
 // input layer (valid config, weights exactly weight_specs), throws attnlab::Error naming a failed
 // precondition, and returns a layer whose config validates and whose weights are exactly
 // weight_specs(new config). All arithmetic is fp64 on the master weights.
 #include "variants/conversions.h"
 
+#include <algorithm>
+#include <cmath>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -182,13 +186,42 @@ void put_norms_and_sinks(const Layer& from, const std::vector<int64_t>& norm_row
     put(to, "sinks", select_rows(from.weights.get("sinks"), query_heads));
 }
 
+// MHA, GQA or MQA: the kinds with q_proj / k_proj / v_proj per head.
+void require_standard_kind(const char* conversion, const LayerConfig& c) {
+  if (c.has_latent() || c.is_gta())
+    fail(conversion, c,
+         std::string("needs attention mha, gqa or mqa, got '") + to_string(c.attention) + "'");
+}
+
+// Copies "<from>.weight" (and its bias, when the source has one) to "<to>.weight" / "<to>.bias",
+// noting the bias in `biases`.
+void rename_projection(const Layer& layer, const std::string& from, const std::string& to,
+                       Weights& weights, std::set<std::string>& biases) {
+  put(weights, to + ".weight", weight(layer, from));
+  if (const Tensor<double>* b = bias(layer, from)) {
+    put(weights, to + ".bias", *b);
+    biases.insert(to);
+  }
+}
+
+// A [rows_a + rows_b, ...] tensor: a's rows then b's; an absent part (nullptr) is that many
+// zero rows (a bias one side lacks).
+Tensor<double> stack(const Tensor<double>* a, int64_t rows_a, const Tensor<double>* b,
+                     int64_t rows_b, int64_t width) {
+  Tensor<double> out(width == 0 ? Shape{rows_a + rows_b} : Shape{rows_a + rows_b, width});
+  const int64_t w = width == 0 ? 1 : width;
+  if (a) std::copy(a->data.begin(), a->data.end(), out.data.begin());
+  if (b) std::copy(b->data.begin(), b->data.end(), out.data.begin() + rows_a * w);
+  return out;
+}
+
 }  // namespace
 
 Layer gqa_as_mha(const Layer& gqa) {
   const char* kName = "gqa_as_mha";
   check_input(kName, gqa);
   const LayerConfig& c = gqa.config;
-  if (c.is_mla()) fail(kName, c, "needs attention mha, gqa or mqa, got 'mla'");
+  require_standard_kind(kName, c);
   const int64_t heads = c.n_heads, d = c.head_dim, group = heads / c.n_kv_heads;
 
   Layer mha;
@@ -211,7 +244,7 @@ Layer gqa_as_mla(const Layer& gqa) {
   const char* kName = "gqa_as_mla";
   check_input(kName, gqa);
   const LayerConfig& c = gqa.config;
-  if (c.is_mla()) fail(kName, c, "needs attention mha, gqa or mqa, got 'mla'");
+  require_standard_kind(kName, c);
   if (c.rope_layout != RopeLayout::none)
     fail(kName, c,
          std::string("needs rope layout 'none' (RoPE on the full head cannot be moved into a "
@@ -352,6 +385,99 @@ Layer mla_as_mha(const Layer& mla) {
   return finish(kName, std::move(mha));
 }
 
+Layer gla_from_mla(const Layer& mla) {
+  const char* kName = "gla_from_mla";
+  check_input(kName, mla);
+  const LayerConfig& c = mla.config;
+  if (!c.is_mla())
+    fail(kName, c, std::string("needs attention 'mla', got '") + to_string(c.attention) + "'");
+  if (c.q_lora_rank == 0)
+    fail(kName, c, "needs q_lora_rank > 0 (GLA's W_dQ), got 0 (a plain q_proj)");
+  if (c.n_latent_heads != 1)
+    fail(kName, c,
+         "needs one latent head (n_latent_heads 1), got " + std::to_string(c.n_latent_heads));
+
+  Layer gla;
+  LayerConfig& g = gla.config;
+  g = c;
+  g.name = c.name + " as gla";
+  g.attention = AttentionKind::gla;
+  g.n_latent_heads = 1;
+  g.rope_key_per_latent_head = true;
+  g.biases.clear();
+  for (const auto& [from, to] : {std::pair{"q_a_proj", "W_dQ"}, std::pair{"q_b_proj", "W_uQ_rope"},
+                                 std::pair{"kv_a_proj_with_mqa", "W_dKV"},
+                                 std::pair{"kv_b_proj", "W_ukv_1"}, std::pair{"o_proj", "o_proj"}})
+    rename_projection(mla, from, to, gla.weights, g.biases);
+  if (c.latent_norms) {
+    put(gla.weights, "q_norm.weight", mla.weights.get("q_a_layernorm.weight"));
+    put(gla.weights, "kv_norm_1.weight", mla.weights.get("kv_a_layernorm.weight"));
+  }
+  return finish(kName, std::move(gla));
+}
+
+Layer gta_as_gqa(const Layer& gta) {
+  const char* kName = "gta_as_gqa";
+  check_input(kName, gta);
+  const LayerConfig& c = gta.config;
+  if (!c.is_gta())
+    fail(kName, c, std::string("needs attention 'gta', got '") + to_string(c.attention) + "'");
+  const int64_t heads = c.n_heads, n_kv = c.n_kv_heads, d = c.head_dim, r = c.qk_rope_head_dim;
+
+  Layer gqa;
+  LayerConfig& q = gqa.config;
+  q = c;
+  q.name = c.name + " as gqa";
+  q.attention = n_kv == heads ? AttentionKind::mha : AttentionKind::gqa;
+  q.qk_rope_head_dim = 0;
+  // GQA rotates the first int(d * factor) elements (Hugging Face's truncation): the factor r / d,
+  // nudged up one ulp where d * (r / d) rounds below r.
+  q.partial_rotary_factor = static_cast<double>(r) / static_cast<double>(d);
+  if (static_cast<int64_t>(static_cast<double>(d) * q.partial_rotary_factor) < r)
+    q.partial_rotary_factor = std::nextafter(q.partial_rotary_factor, 2.0);
+  if (q.rope_dim() != r)
+    throw std::logic_error("gta_as_gqa: no partial_rotary_factor gives the rotary width");
+  q.biases.clear();
+
+  // Query head h: [q_rope_h | q_nope_h], GQA's rotated part first.
+  std::vector<int64_t> q_rows, k_rows;
+  for (int64_t h = 0; h < heads; ++h) {
+    for (int64_t i = 0; i < r; ++i) q_rows.push_back(h * d + d - r + i);
+    for (int64_t i = 0; i < d - r; ++i) q_rows.push_back(h * d + i);
+  }
+  permute_projection(gta, "q_proj", q_rows, gqa.weights);
+  if (c.has_bias("q_proj")) q.biases.insert("q_proj");
+  // Key head g: [k_rope (W_rope_k's r rows) ; tied_g[0, d - r) (kv_proj's rows of head g)].
+  const Tensor<double>& w_rope = weight(gta, "W_rope_k");
+  const Tensor<double>& w_kv = weight(gta, "kv_proj");
+  const Tensor<double>* b_rope = bias(gta, "W_rope_k");
+  const Tensor<double>* b_kv = bias(gta, "kv_proj");
+  Tensor<double> k_weight({n_kv * d, c.hidden_size});
+  Tensor<double> k_bias({n_kv * d});
+  for (int64_t g = 0; g < n_kv; ++g) {
+    const Tensor<double> tied_rows = select_rows(w_kv, row_range(g * d, d - r));
+    const Tensor<double> head = stack(&w_rope, r, &tied_rows, d - r, c.hidden_size);
+    std::copy(head.data.begin(), head.data.end(), k_weight.data.begin() + g * d * c.hidden_size);
+    const Tensor<double> tied_bias =
+        b_kv ? select_rows(*b_kv, row_range(g * d, d - r)) : Tensor<double>({d - r});
+    const Tensor<double> head_bias = stack(b_rope, r, &tied_bias, d - r, 0);
+    std::copy(head_bias.data.begin(), head_bias.data.end(), k_bias.data.begin() + g * d);
+  }
+  put(gqa.weights, "k_proj.weight", std::move(k_weight));
+  if (b_rope || b_kv) {
+    put(gqa.weights, "k_proj.bias", std::move(k_bias));
+    q.biases.insert("k_proj");
+  }
+  // The value is the whole tied state.
+  put(gqa.weights, "v_proj.weight", w_kv);
+  if (b_kv) {
+    put(gqa.weights, "v_proj.bias", *b_kv);
+    q.biases.insert("v_proj");
+  }
+  rename_projection(gta, "o_proj", "o_proj", gqa.weights, q.biases);
+  return finish(kName, std::move(gqa));
+}
+
 Layer swap_rope_layout(const Layer& layer) {
   const char* kName = "swap_rope_layout";
   check_input(kName, layer);
@@ -366,7 +492,19 @@ Layer swap_rope_layout(const Layer& layer) {
       c.rope_layout == RopeLayout::interleaved ? RopeLayout::half_split : RopeLayout::interleaved;
   out.config.name = c.name + " as " + to_string(out.config.rope_layout);
   out.weights = layer.weights;
-  if (!c.is_mla()) {
+  if (c.is_gta()) {
+    // Each query head's rope part is its last r rows; W_rope_k is the rope key.
+    const int64_t d = c.head_dim, r = c.qk_rope_head_dim;
+    permute_projection(layer, "q_proj", permuted_rows(c.n_heads, d, d - r, perm), out.weights);
+    permute_projection(layer, "W_rope_k", permuted_rows(1, r, 0, perm), out.weights);
+  } else if (c.is_gla()) {
+    const int64_t qk = c.qk_head_dim(), latents = c.n_latent_heads * c.kv_lora_rank;
+    permute_projection(layer, "W_uQ_rope", permuted_rows(c.n_heads, qk, c.qk_nope_head_dim, perm),
+                       out.weights);
+    // The rope key is the last qk_rope_head_dim rows of W_dKV, after the latent heads.
+    permute_projection(layer, "W_dKV",
+                       permuted_rows(1, latents + c.qk_rope_head_dim, latents, perm), out.weights);
+  } else if (!c.is_mla()) {
     const int64_t d = c.head_dim;
     permute_projection(layer, "q_proj", permuted_rows(c.n_heads, d, 0, perm), out.weights);
     permute_projection(layer, "k_proj", permuted_rows(c.n_kv_heads, d, 0, perm), out.weights);
@@ -384,6 +522,39 @@ Layer swap_rope_layout(const Layer& layer) {
   return finish(kName, std::move(out));
 }
 
+namespace {
+
+// Rank `rank` of a GLA layer over `world` ranks (world divides h_c): latent heads
+// [rank * h_c / world, (rank + 1) * h_c / world) and their query heads. W_dQ and q_norm are
+// replicated; W_uQ_rope keeps its heads' rows; W_dKV the rows of its latent slices and the rope
+// key's rows; kv_norm_j / W_ukv_j of its latent heads, numbered from 1 again. o_proj (columns) and
+// the config's head counts are left to the caller (shard.config arrives as a copy of the layer's
+// with n_heads already local).
+void shard_gla(const Layer& layer, int64_t rank, int64_t world, Layer& shard) {
+  const LayerConfig& c = layer.config;
+  LayerConfig& s = shard.config;
+  const int64_t local_latents = c.n_latent_heads / world, first_latent = rank * local_latents;
+  const int64_t d_c = c.kv_lora_rank, local_heads = c.n_heads / world;
+  s.n_latent_heads = local_latents;
+  for (int64_t j = 1; j <= c.n_latent_heads; ++j) s.biases.erase("W_ukv_" + std::to_string(j));
+  copy_projection(layer, "W_dQ", shard.weights);
+  if (c.latent_norms) put(shard.weights, "q_norm.weight", layer.weights.get("q_norm.weight"));
+  permute_projection(layer, "W_uQ_rope",
+                     head_rows(rank * local_heads, local_heads, c.qk_head_dim()), shard.weights);
+  std::vector<int64_t> kv_rows = row_range(first_latent * d_c, local_latents * d_c);
+  for (int64_t i = 0; i < c.qk_rope_head_dim; ++i) kv_rows.push_back(c.n_latent_heads * d_c + i);
+  permute_projection(layer, "W_dKV", kv_rows, shard.weights);
+  for (int64_t k = 1; k <= local_latents; ++k) {
+    const std::string from = std::to_string(first_latent + k), to = std::to_string(k);
+    if (c.latent_norms)
+      put(shard.weights, "kv_norm_" + to + ".weight",
+          layer.weights.get("kv_norm_" + from + ".weight"));
+    rename_projection(layer, "W_ukv_" + from, "W_ukv_" + to, shard.weights, s.biases);
+  }
+}
+
+}  // namespace
+
 std::vector<Layer> shard_heads(const Layer& layer, int64_t world_size) {
   const char* kName = "shard_heads";
   check_input(kName, layer);
@@ -393,10 +564,18 @@ std::vector<Layer> shard_heads(const Layer& layer, int64_t world_size) {
     fail(kName, c,
          "n_heads (" + std::to_string(c.n_heads) + ") must be divisible by world_size (" +
              std::to_string(world_size) + ")");
-  if (!c.is_mla() && c.n_kv_heads != 1 && c.n_kv_heads % world_size != 0)
+  if (!c.has_latent() && c.n_kv_heads != 1 && c.n_kv_heads % world_size != 0)
     fail(kName, c,
          "n_kv_heads (" + std::to_string(c.n_kv_heads) +
              ") must be 1 or divisible by world_size (" + std::to_string(world_size) + ")");
+  if (c.is_gla() && c.n_latent_heads % world_size != 0)
+    fail(kName, c,
+         "n_latent_heads (" + std::to_string(c.n_latent_heads) +
+             ") must be divisible by world_size (" + std::to_string(world_size) + ")");
+  if (c.is_mla() && c.n_latent_heads != 1)
+    fail(kName, c,
+         "needs one latent head (a GLA/GTA layer lowered to MLA is sharded before lowering), got " +
+             std::to_string(c.n_latent_heads));
   const int64_t local_heads = c.n_heads / world_size;
 
   std::vector<Layer> ranks;
@@ -408,7 +587,20 @@ std::vector<Layer> shard_heads(const Layer& layer, int64_t world_size) {
     s.n_heads = local_heads;
     if (r != 0) s.biases.erase("o_proj");  // the bias is added once, by rank 0
     const int64_t first = r * local_heads;
-    if (!c.is_mla()) {
+    if (c.is_gla()) {
+      shard_gla(layer, r, world_size, shard);
+    } else if (c.is_gta()) {
+      // As GQA: each rank its query heads and their tied heads (all of them when there is one);
+      // the one rope key's projection on every rank.
+      const int64_t d = c.head_dim;
+      const bool replicate_kv = c.n_kv_heads == 1;
+      const int64_t local_kv = replicate_kv ? 1 : c.n_kv_heads / world_size;
+      s.n_kv_heads = local_kv;
+      permute_projection(layer, "q_proj", head_rows(first, local_heads, d), shard.weights);
+      permute_projection(layer, "kv_proj", head_rows(replicate_kv ? 0 : r * local_kv, local_kv, d),
+                         shard.weights);
+      copy_projection(layer, "W_rope_k", shard.weights);
+    } else if (!c.is_mla()) {
       const int64_t d = c.head_dim;
       const bool replicate_kv = c.n_kv_heads == 1;
       const int64_t local_kv = replicate_kv ? 1 : c.n_kv_heads / world_size;

@@ -38,14 +38,23 @@ RunOutput prefill(const Implementation& impl, const Layer& layer, const Tensor<d
   return impl.run(layer.config, layer.weights, x, positions, Phase::prefill);
 }
 
-// The smallest world size > 1 that shard_heads accepts for this config, or 0.
+// The smallest world size > 1 that shard_heads accepts for this config, or 0: it divides the
+// query heads, and the kv heads (MHA/GQA, GTA's tied heads: unless there is one, replicated) or
+// GLA's latent heads (MLA's one latent is replicated).
 int64_t shard_world_size(const LayerConfig& config) {
   for (int64_t w = 2; w <= config.n_heads; ++w) {
     if (config.n_heads % w != 0) continue;
-    if (!config.is_mla() && config.n_kv_heads % w != 0 && config.n_kv_heads != 1) continue;
+    if (!config.has_latent() && config.n_kv_heads % w != 0 && config.n_kv_heads != 1) continue;
+    if (config.is_gla() && config.n_latent_heads % w != 0) continue;
     return w;
   }
   return 0;
+}
+
+// MHA, GQA or MQA: the kinds with separate k_proj / v_proj heads (not GTA's tied heads, not a
+// latent).
+bool standard_kind(const LayerConfig& config) {
+  return !config.has_latent() && !config.is_gta();
 }
 
 std::vector<Check> make_checks() {
@@ -128,7 +137,7 @@ std::vector<Check> make_checks() {
                     }});
   checks.push_back({"as_mha",
                     [](const CaseData& c, const Implementation& impl) {
-                      if (c.config.is_mla() || c.config.n_kv_heads == c.config.n_heads)
+                      if (!standard_kind(c.config) || c.config.n_kv_heads == c.config.n_heads)
                         return std::string("not GQA/MQA");
                       return unsupported(c, impl);
                     },
@@ -139,7 +148,8 @@ std::vector<Check> make_checks() {
                     }});
   checks.push_back({"as_mla",
                     [](const CaseData& c, const Implementation& impl) {
-                      if (c.config.is_mla()) return std::string("already MLA");
+                      if (c.config.has_latent()) return std::string("already latent");
+                      if (c.config.is_gta()) return std::string("not GQA/MQA (GTA)");
                       if (c.config.rope_layout != RopeLayout::none)
                         return std::string("TransMLA rewrite needs a layer without RoPE");
                       if (c.config.attention_sinks || c.config.qk_norm)

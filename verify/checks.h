@@ -9,11 +9,13 @@
 //   shift        every position id + 4096: RoPE scores depend only on m - n
 //   batch        one sequence alone equals its row in the batch
 //   causal       changing the last token changes no earlier output
-//   rope_swap    the other RoPE layout with q/k rows permuted (variants/conversions.h)
-//   as_mha       GQA/MQA rewritten as MHA with repeated k/v heads
+//   rope_swap    the other RoPE layout with q/k rows permuted (variants/conversions.h; GTA, GLA:
+//                the q rope rows and the rope key's rows)
+//   as_mha       GQA/MQA rewritten as MHA with repeated k/v heads (not GTA: its heads are tied)
 //   as_mla       GQA/MQA (no RoPE) rewritten as MLA with kv_lora_rank = 2 n_kv d (TransMLA);
-//                runs the MLA implementations on the GQA cases
-//   tp_shards    heads split over ranks, outputs summed after o_proj
+//                runs the MLA implementations on the GQA cases (not GTA, GLA, MLA)
+//   tp_shards    heads split over ranks, outputs summed after o_proj (GTA: over its tied heads
+//                as GQA; GLA: over its latent heads, each rank with its groups' query heads)
 #pragma once
 
 #include <functional>

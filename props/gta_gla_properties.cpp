@@ -8,7 +8,7 @@
 namespace attnlab::props {
 
 std::vector<std::string> gta_gla_backends() {
-  return {"reference"};
+  return {"reference", "cpu-plain", "cpu", "cuda"};
 }
 
 namespace {

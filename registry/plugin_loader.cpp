@@ -33,6 +33,9 @@ Implementation plugin_entry(const attnlab_implementation& plugin, ImplForm form,
   const attnlab_implementation* p = &plugin;
   impl.supports = [p, form](const LayerConfig& c) {
     if (!form_supported(c, form)) return false;
+    // ABI v1 (include/attnlab/plugin.h) has no codes or fields for GTA and GLA: a plugin is
+    // never handed one (it would read a GLA as an MLA with one latent head).
+    if (c.is_gta() || c.is_gla()) return false;
     if (!p->supports) return true;
     const PluginLayer layer(c);
     return p->supports(&layer.get(), plugin_form(form)) != 0;

@@ -72,7 +72,7 @@ const ModelForm kAll[] = {{"tiny-mha", "standard"},   {"tiny-gqa", "standard"},
 // The backends that run GTA and GLA on this branch (the list of props/gta_gla_properties.h's
 // gta_gla_backends(); widen both when the optimised backends' GTA/GLA merge). Until then the
 // others fail the GTA/GLA cases of the verify configs.
-const std::vector<std::string> kGtaGlaBackends = {"reference"};
+const std::vector<std::string> kGtaGlaBackends = {"reference", "cpu-plain", "cpu", "cuda"};
 
 bool runs_gta_gla(const std::string& backend) {
   return std::find(kGtaGlaBackends.begin(), kGtaGlaBackends.end(), backend) !=

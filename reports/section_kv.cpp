@@ -37,12 +37,18 @@ std::string window_detail(const LayerConfig& c) {
 }
 
 std::string cache_detail(const LayerConfig& c, ImplForm form) {
-  if (!c.is_mla())
+  const std::string rope = std::to_string(c.qk_rope_head_dim);
+  if (c.is_gta())
+    return std::to_string(c.n_kv_heads) + " tied KV head" + (c.n_kv_heads == 1 ? "" : "s") + " x " +
+           std::to_string(c.head_dim) + " + rope key " + rope + window_detail(c);
+  if (!c.has_latent())
     return std::to_string(c.n_kv_heads) + " KV head" + (c.n_kv_heads == 1 ? "" : "s") + " x " +
            std::to_string(c.head_dim) + window_detail(c);
+  if (form == ImplForm::absorb && c.is_gla())
+    return std::to_string(c.n_latent_heads) + " latent heads x (" + std::to_string(c.kv_lora_rank) +
+           " + rope key " + rope + ")" + window_detail(c);
   if (form == ImplForm::absorb)
-    return "latent " + std::to_string(c.kv_lora_rank) + " + rope key " +
-           std::to_string(c.qk_rope_head_dim) + window_detail(c);
+    return "latent " + std::to_string(c.kv_lora_rank) + " + rope key " + rope + window_detail(c);
   return std::to_string(c.n_heads) + " heads x K " +
          std::to_string(c.qk_nope_head_dim + c.qk_rope_head_dim) + " + V " +
          std::to_string(c.v_head_dim) + window_detail(c);
@@ -102,8 +108,10 @@ Section kv_section(const std::vector<ResultsFile>& files, int64_t context) {
       "stored with each case (the DeepSeek-V2 paper's Table 1 formulas, variants/variant_spec). "
       "\"vs MHA\" compares with a multi-head attention of the same number of heads and head "
       "size, which caches 2 x heads x head size elements per token per layer; MLA absorb caches "
-      "only the compressed latent and the shared RoPE key, MLA naive the up-projected per-head "
-      "K and V. A model with sliding-window layers keeps min(context, window) tokens in each of "
+      "only the compressed latent and the shared RoPE key, GLA absorb one latent and RoPE key "
+      "per latent head, GTA one tied key-value state per KV head and one shared RoPE key, and "
+      "the naive forms of MLA and GLA the up-projected per-head K and V. A model with "
+      "sliding-window layers keeps min(context, window) tokens in each of "
       "them, so its whole-model size at a context is less than bytes per token x context.");
   if (rows.empty()) {
     s.note("No case in these results.");

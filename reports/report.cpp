@@ -67,6 +67,7 @@ Document build_document(const std::vector<ResultsFile>& files,
   doc.sections.push_back(decode_section(files));
   doc.sections.push_back(prefill_section(files));
   doc.sections.push_back(roofline_section(files));
+  doc.sections.push_back(intensity_section(files));
   doc.sections.push_back(mla_section(files));
   doc.sections.push_back(accuracy_section(files));
   if (comparison) doc.sections.push_back(baseline_section(*comparison, o.fail_on_regression_pct));

@@ -12,6 +12,7 @@
 #include "reports/sections.h"
 #include "reports/series_naming.h"
 #include "sweep/sweep_config.h"
+#include "variants/kv_tensor_parallel.h"
 #include "variants/variant_spec.h"
 
 namespace attnlab::reports {
@@ -20,6 +21,8 @@ namespace {
 
 struct KvRow {
   std::string model, variant, dtype, detail;
+  LayerConfig config;
+  ImplForm form = ImplForm::standard;
   KvFigures figures;
   int64_t n_layers = 0;
   int allocated_checked = 0, allocated_mismatch = 0;
@@ -52,6 +55,29 @@ std::string cache_detail(const LayerConfig& c, ImplForm form) {
   return std::to_string(c.n_heads) + " heads x K " +
          std::to_string(c.qk_nope_head_dim + c.qk_rope_head_dim) + " + V " +
          std::to_string(c.v_head_dim) + window_detail(c);
+}
+
+// The tensor-parallel degree the sweep configs name ("tp", 1 when none); the largest if several.
+int64_t report_tp(const std::vector<ResultsFile>& files) {
+  int64_t tp = 1;
+  for (const ResultsFile& f : files) {
+    const nlohmann::json v = f.attnlab.value("tp", nlohmann::json(1));
+    if (v.is_number_integer()) tp = std::max<int64_t>(tp, v.get<int64_t>());
+  }
+  return tp;
+}
+
+// The per-rank columns of a row: elements per token per layer, bytes per token (all layers), how
+// the cache splits; "-" and the reason where the degree cannot split the layer's heads.
+std::vector<std::string> per_rank_cells(const LayerConfig& c, ImplForm form, const KvFigures& k,
+                                        int64_t tp) {
+  try {
+    const KvPerRank r = kv_per_rank(c, form, tp, "tp");
+    return {thousands(r.elements_per_token_layer),
+            thousands(std::llround(k.bytes_per_token * r.fraction())), r.split + ": " + r.note};
+  } catch (const Error& e) {
+    return {"-", "-", e.what()};
+  }
 }
 
 std::string reduction(double fraction_of_mha) {
@@ -90,6 +116,8 @@ Section kv_section(const std::vector<ResultsFile>& files, int64_t context) {
         row.detail = cache_detail(config, form);
         row.figures = kv_figures(config, form, context, 1, element_bytes);
         row.n_layers = config.n_layers;
+        row.config = config;
+        row.form = form;
       }
       // The cache the timed case allocated must equal the analytic size of its tokens, or on a
       // sliding layer of a ring-cache backend that of its ring (variants/variant_spec.h).
@@ -123,6 +151,13 @@ Section kv_section(const std::vector<ResultsFile>& files, int64_t context) {
            "reduction vs MHA"},
           "llllrrrrrr",
           {}};
+  const int64_t tp = report_tp(files);
+  if (tp > 1) {
+    t.header.push_back("elements / token / layer per rank");
+    t.header.push_back("bytes / token per rank (all layers)");
+    t.header.push_back("split at TP " + std::to_string(tp));
+    t.align += "rrl";
+  }
   ChartSpec chart;
   chart.id = "kv-per-token";
   chart.title = "KV cache per token, whole model (log scale)";
@@ -145,6 +180,9 @@ Section kv_section(const std::vector<ResultsFile>& files, int64_t context) {
                           std::to_string(r.n_layers) + " layers)",
                       human_bytes(k.bytes_at_context), format("%.1f%%", 100 * k.fraction_of_mha),
                       reduction(k.fraction_of_mha)});
+    if (tp > 1)
+      for (std::string& cell : per_rank_cells(r.config, r.form, k, tp))
+        t.rows.back().push_back(std::move(cell));
     const double x = double(chart.series[0].points.size());
     chart.series[0].points.push_back({x, k.bytes_per_token});
     chart.bar_labels.push_back(r.model + " " + r.variant + (several_dtypes ? " " + r.dtype : ""));
@@ -155,6 +193,12 @@ Section kv_section(const std::vector<ResultsFile>& files, int64_t context) {
     mismatched += r.allocated_mismatch;
   }
   s.table(std::move(t));
+  if (tp > 1)
+    s.paragraph("Per rank at tensor-parallel degree " + std::to_string(tp) +
+                " (the sweep config's \"tp\"; nothing was run in parallel): the query heads "
+                "split over the ranks, and with them what is cached per KV, tied or latent head; "
+                "what every head reads is on every rank (MQA's one KV head, MLA's latent, GTA's "
+                "rope key), and a KV head is replicated when there are more ranks than heads.");
   chart.yrange = std::make_pair(lo / 3, hi * 6);
   s.figure(std::move(chart),
            "Bytes of KV cache each generated token adds to the whole model (every layer), one "

@@ -221,7 +221,7 @@ SweepSpec parse_sweep(const std::string& json_text, const std::string& origin) {
   static const std::set<std::string> known = {
       "name",       "description", "models",  "impls",       "backends", "dtypes",
       "phases",     "batch",       "context", "seq",         "threads",  "repetitions",
-      "min_time_s", "verify",      "exclude", "calibration", "plugins"};
+      "min_time_s", "verify",      "exclude", "calibration", "plugins",  "tp"};
   for (auto it = j.begin(); it != j.end(); ++it)
     if (!known.count(it.key())) fail(origin, "unknown field " + single_quoted(it.key()));
   if (!j.contains("models")) fail(origin, "missing required field 'models'");
@@ -237,6 +237,7 @@ SweepSpec parse_sweep(const std::string& json_text, const std::string& origin) {
   if (j.contains("min_time_s"))
     spec.min_time_s = read_number(j.at("min_time_s"), origin, "min_time_s", 0.001, 60);
   if (j.contains("verify")) spec.verify = read_bool(j.at("verify"), origin, "verify");
+  if (j.contains("tp")) spec.tp = read_int(j.at("tp"), origin, "tp", 1, 1024);
 
   if (j.contains("calibration")) {
     spec.calibration = read_string(j.at("calibration"), origin, "calibration");

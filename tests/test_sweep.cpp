@@ -91,6 +91,9 @@ TEST_CASE("bad sweep configs fail before any timing, naming the field") {
   CHECK_THAT(sweep_error("{" + ok + R"(, "impls": ["absorb"]})"), Catch::Contains("leave no case"));
   CHECK_THAT(sweep_error("{" + ok + R"(, "repetitions": 0})"),
              Catch::Contains("repetitions (0) must be in [1, 100]"));
+  CHECK_THAT(sweep_error("{" + ok + R"(, "tp": 0})"),
+             Catch::Contains("tp (0) must be in [1, 1024]"));
+  CHECK(parse_sweep("{" + ok + R"(, "tp": 4})", "s.json").tp == 4);
 }
 
 TEST_CASE("the case list is the product of the lists minus exclusions and unsupported forms") {

@@ -1,6 +1,6 @@
 // `attnlab sweep [CONFIG] [--out FILE] [--shard i/n] [--resume] [--filter REGEX] [--dry-run]`:
-// runs a benchmark sweep (a file, or a built-in: default, decode-context, prefill, models, variants, ci)
-// and writes Google Benchmark JSON with attnlab's per-case records (docs/SWEEPS.md).
+// runs a benchmark sweep (a file, or a built-in: default, decode-context, prefill, models,
+// variants, ci) and writes Google Benchmark JSON with attnlab's per-case records (docs/SWEEPS.md).
 // `attnlab merge SHARD.json... --out FILE` joins the shards of one sweep.
 #include <unistd.h>
 

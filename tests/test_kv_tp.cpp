@@ -72,7 +72,7 @@ TEST_CASE("at TP 1 every preset and form holds its whole cache_layout") {
   }
 }
 
-TEST_CASE("--tp that cannot split the heads is a one-line error naming the flag") {
+TEST_CASE("a tensor-parallel degree that cannot split the heads is a one-line error naming --tp") {
   const LayerConfig gqa = load_preset("width2048-gqa4");
   CHECK_THROWS_WITH(kv_per_rank(gqa, ImplForm::standard, 0), "--tp must be at least 1, got 0");
   CHECK_THROWS_WITH(kv_per_rank(gqa, ImplForm::standard, 3),

@@ -242,7 +242,7 @@ TEST_CASE("report of a real results file has every section, in Markdown and HTML
   for (const char* heading :
        {"## Runs: machine and build", "## KV cache per token",
         "## Decode: latency and tokens/s vs context", "## Prefill: throughput vs sequence length",
-        "## Roofline", "## Arithmetic intensity of decode", "## MLA: naive vs absorb",
+        "## Roofline", "## Arithmetic intensity of decode", "## MLA and GLA: naive vs absorb",
         "## Accuracy against the fp64 reference"})
     CHECK_THAT(md, Catch::Contains(heading));
   for (const char* id :

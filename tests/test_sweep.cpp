@@ -258,7 +258,7 @@ TEST_CASE("built-in sweep 'variants': the six width2048 variants, absorb for MLA
   CHECK(kinds == std::set<std::string>{"mha", "gqa", "mqa", "mla", "gta", "gla"});
 }
 
-TEST_CASE("a directory named like a built-in sweep does not hide it; any other is an error") {
+TEST_CASE("a directory named like a built-in sweep does not hide it, any other is an error") {
   const test::TempDir dir;
   std::filesystem::create_directory(dir.path() / "ci");
   std::filesystem::create_directory(dir.path() / "mine");

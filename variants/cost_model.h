@@ -1,5 +1,6 @@
 // Work per forward step of one layer, for roofline figures: FLOPs of the attention core and of
-// the projections, and bytes of KV cache and weights moved (../shared/FACTS.md, "Work per step").
+// the projections, and bytes of KV cache and weights moved (../shared/FACTS.md, "Work per step");
+// and from them the arithmetic intensity of the attention core in decode (CoreIntensity below).
 // A step is `new_tokens` new tokens per sequence over `context` cached tokens: a decode step
 // (new_tokens 1), a prefill (context 0) or a chunk of a chunked prefill (both > 0).
 //

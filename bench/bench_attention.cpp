@@ -51,6 +51,7 @@
 #include "core/presets.h"
 #include "core/weights.h"
 #include "kernels/cpu/fast_attention.h"
+#include "variants/cost_model.h"
 #include "variants/variant_spec.h"
 
 namespace {
@@ -101,6 +102,11 @@ LayerConfig mha_16x128() {
   return c;
 }
 
+// The form a case runs: absorb for the latent variants (MLA, GLA), else standard (GTA too).
+ImplForm default_form(const LayerConfig& c) {
+  return c.has_latent() ? ImplForm::absorb : ImplForm::standard;
+}
+
 LayerConfig model(const std::string& name) {
   return name == "mha-16x128" ? mha_16x128() : load_preset(name);
 }
@@ -118,23 +124,20 @@ struct Case {
   }
 };
 
-// Cache bytes a decode step reads, and the core's FLOPs (FACTS.md "Work per step").
+// Cache bytes a decode step reads, and the core's FLOPs (variants/cost_model.h, core_intensity:
+// scores and value mixture of every head, every form and variant including GTA and GLA).
 struct Work {
   double bytes = 0, flops = 0;
 };
 Work decode_work(const LayerConfig& c, ImplForm form, DType dtype, int64_t batch, int64_t context) {
   const double e = static_cast<double>(bytes_per_element(dtype));
-  const double per_token = static_cast<double>(kv_elements_per_token_layer(c, form));
-  Work w;
   // A sliding layer reads only its window's keys (the ring cache holds little more).
   const int64_t keys = std::min(context, c.window().value_or(context));
-  w.bytes = e * per_token * keys * batch;
-  const double h = static_cast<double>(c.n_heads), L = static_cast<double>(keys);
-  if (form == ImplForm::absorb)
-    w.flops =
-        (2 * h * L * (c.kv_lora_rank + c.qk_rope_head_dim) + 2 * h * L * c.kv_lora_rank) * batch;
-  else
-    w.flops = (2 * h * L * c.qk_head_dim() + 2 * h * L * c.value_head_dim()) * batch;
+  // The keys the step reads: `keys` cached ones before it (the new token's own not counted).
+  const CoreIntensity core = core_intensity(c, form, std::max<int64_t>(keys, 1) - 1, 1);
+  Work w;
+  w.bytes = e * core.cache_elements_read * double(batch);
+  w.flops = 2 * core.multiply_adds * double(batch);
   return w;
 }
 
@@ -162,7 +165,7 @@ Fixture& fixture_for(const Case& c) {
   f->name = c.name();
   f->config = model(c.model);
   f->weights = random_weights(f->config, 1);
-  const ImplForm form = f->config.is_mla() ? ImplForm::absorb : ImplForm::standard;
+  const ImplForm form = default_form(f->config);
   f->attention = cpu::fast::make_fast_attention(f->config, f->weights, form, c.dtype);
   const bool decode = c.kind.rfind("decode", 0) == 0;
   const int64_t seq = decode ? 1 : c.tokens;
@@ -193,7 +196,7 @@ void set_rate(benchmark::State& state, const char* name, double per_iteration) {
 void run_case(benchmark::State& state, const Case& c) {
   omp_set_num_threads(g_limits.threads);
   Fixture& f = fixture_for(c);
-  const ImplForm form = f.config.is_mla() ? ImplForm::absorb : ImplForm::standard;
+  const ImplForm form = default_form(f.config);
   const int64_t batch = c.batch, heads = f.config.n_heads;
   // This repetition's own limits, measured just before it (a drifting machine otherwise makes
   // the fractions meaningless): DRAM for every case, the GEMM peak for compute-bound ones.

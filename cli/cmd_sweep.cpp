@@ -1,6 +1,6 @@
 // `attnlab sweep [CONFIG] [--out FILE] [--shard i/n] [--resume] [--filter REGEX] [--dry-run]`:
-// runs a benchmark sweep (a file, or a built-in: default, decode-context, prefill, models, ci)
-// and writes Google Benchmark JSON with attnlab's per-case records (docs/SWEEPS.md).
+// runs a benchmark sweep (a file, or a built-in: default, decode-context, prefill, models,
+// variants, ci) and writes Google Benchmark JSON with attnlab's per-case records (docs/SWEEPS.md).
 // `attnlab merge SHARD.json... --out FILE` joins the shards of one sweep.
 #include <unistd.h>
 
@@ -53,7 +53,7 @@ Command add_sweep_command(CLI::App& root) {
   auto o = std::make_shared<SweepCommandOptions>();
   app->add_option("config", o->config,
                   "Sweep config: a JSON file or a built-in name (default, decode-context, "
-                  "prefill, models, ci)");
+                  "prefill, models, variants, ci)");
   app->add_option("--out", o->out, "Results file (default results/<sweep name>.json)");
   app->add_option("--shard", o->shard, "Run every n-th case: i/n, 1 <= i <= n");
   app->add_flag("--resume", o->resume, "Continue an interrupted run of the same --out");

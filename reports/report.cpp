@@ -52,7 +52,8 @@ Document build_document(const std::vector<ResultsFile>& files,
   for (const ResultsFile& f : files)
     inputs += (inputs.empty() ? "" : ", ") + f.label + " " + f.path;
   doc.intro.push_back(
-      "Attention variants (MHA, GQA, MQA, MLA naive and absorb) measured by `attnlab sweep`: "
+      "Attention variants (MHA, GQA, MQA, GTA, and MLA and GLA naive and absorb) measured by "
+      "`attnlab sweep`: "
       "what each caches, how fast each runs against the limits of the machine, and how close "
       "each is to the fp64 reference. Every time is of one layer (projections and attention), "
       "on the CPU threads given. Results: " +
@@ -66,6 +67,7 @@ Document build_document(const std::vector<ResultsFile>& files,
   doc.sections.push_back(decode_section(files));
   doc.sections.push_back(prefill_section(files));
   doc.sections.push_back(roofline_section(files));
+  doc.sections.push_back(intensity_section(files));
   doc.sections.push_back(mla_section(files));
   doc.sections.push_back(accuracy_section(files));
   if (comparison) doc.sections.push_back(baseline_section(*comparison, o.fail_on_regression_pct));

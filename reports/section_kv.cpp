@@ -12,6 +12,7 @@
 #include "reports/sections.h"
 #include "reports/series_naming.h"
 #include "sweep/sweep_config.h"
+#include "variants/kv_tensor_parallel.h"
 #include "variants/variant_spec.h"
 
 namespace attnlab::reports {
@@ -20,6 +21,8 @@ namespace {
 
 struct KvRow {
   std::string model, variant, dtype, detail;
+  LayerConfig config;
+  ImplForm form = ImplForm::standard;
   KvFigures figures;
   int64_t n_layers = 0;
   int allocated_checked = 0, allocated_mismatch = 0;
@@ -37,15 +40,44 @@ std::string window_detail(const LayerConfig& c) {
 }
 
 std::string cache_detail(const LayerConfig& c, ImplForm form) {
-  if (!c.is_mla())
+  const std::string rope = std::to_string(c.qk_rope_head_dim);
+  if (c.is_gta())
+    return std::to_string(c.n_kv_heads) + " tied KV head" + (c.n_kv_heads == 1 ? "" : "s") + " x " +
+           std::to_string(c.head_dim) + " + rope key " + rope + window_detail(c);
+  if (!c.has_latent())
     return std::to_string(c.n_kv_heads) + " KV head" + (c.n_kv_heads == 1 ? "" : "s") + " x " +
            std::to_string(c.head_dim) + window_detail(c);
+  if (form == ImplForm::absorb && c.is_gla())
+    return std::to_string(c.n_latent_heads) + " latent heads x (" + std::to_string(c.kv_lora_rank) +
+           " + rope key " + rope + ")" + window_detail(c);
   if (form == ImplForm::absorb)
-    return "latent " + std::to_string(c.kv_lora_rank) + " + rope key " +
-           std::to_string(c.qk_rope_head_dim) + window_detail(c);
+    return "latent " + std::to_string(c.kv_lora_rank) + " + rope key " + rope + window_detail(c);
   return std::to_string(c.n_heads) + " heads x K " +
          std::to_string(c.qk_nope_head_dim + c.qk_rope_head_dim) + " + V " +
          std::to_string(c.v_head_dim) + window_detail(c);
+}
+
+// The tensor-parallel degree the sweep configs name ("tp", 1 when none); the largest if several.
+int64_t report_tp(const std::vector<ResultsFile>& files) {
+  int64_t tp = 1;
+  for (const ResultsFile& f : files) {
+    const nlohmann::json v = f.attnlab.value("tp", nlohmann::json(1));
+    if (v.is_number_integer()) tp = std::max<int64_t>(tp, v.get<int64_t>());
+  }
+  return tp;
+}
+
+// The per-rank columns of a row: elements per token per layer, bytes per token (all layers), how
+// the cache splits; "-" and the reason where the degree cannot split the layer's heads.
+std::vector<std::string> per_rank_cells(const LayerConfig& c, ImplForm form, const KvFigures& k,
+                                        int64_t tp) {
+  try {
+    const KvPerRank r = kv_per_rank(c, form, tp, "tp");
+    return {thousands(r.elements_per_token_layer),
+            thousands(std::llround(k.bytes_per_token * r.fraction())), r.split + ": " + r.note};
+  } catch (const Error& e) {
+    return {"-", "-", e.what()};
+  }
 }
 
 std::string reduction(double fraction_of_mha) {
@@ -84,6 +116,8 @@ Section kv_section(const std::vector<ResultsFile>& files, int64_t context) {
         row.detail = cache_detail(config, form);
         row.figures = kv_figures(config, form, context, 1, element_bytes);
         row.n_layers = config.n_layers;
+        row.config = config;
+        row.form = form;
       }
       // The cache the timed case allocated must equal the analytic size of its tokens, or on a
       // sliding layer of a ring-cache backend that of its ring (variants/variant_spec.h).
@@ -102,8 +136,10 @@ Section kv_section(const std::vector<ResultsFile>& files, int64_t context) {
       "stored with each case (the DeepSeek-V2 paper's Table 1 formulas, variants/variant_spec). "
       "\"vs MHA\" compares with a multi-head attention of the same number of heads and head "
       "size, which caches 2 x heads x head size elements per token per layer; MLA absorb caches "
-      "only the compressed latent and the shared RoPE key, MLA naive the up-projected per-head "
-      "K and V. A model with sliding-window layers keeps min(context, window) tokens in each of "
+      "only the compressed latent and the shared RoPE key, GLA absorb one latent and RoPE key "
+      "per latent head, GTA one tied key-value state per KV head and one shared RoPE key, and "
+      "the naive forms of MLA and GLA the up-projected per-head K and V. A model with "
+      "sliding-window layers keeps min(context, window) tokens in each of "
       "them, so its whole-model size at a context is less than bytes per token x context.");
   if (rows.empty()) {
     s.note("No case in these results.");
@@ -115,6 +151,13 @@ Section kv_section(const std::vector<ResultsFile>& files, int64_t context) {
            "reduction vs MHA"},
           "llllrrrrrr",
           {}};
+  const int64_t tp = report_tp(files);
+  if (tp > 1) {
+    t.header.push_back("elements / token / layer per rank");
+    t.header.push_back("bytes / token per rank (all layers)");
+    t.header.push_back("split at TP " + std::to_string(tp));
+    t.align += "rrl";
+  }
   ChartSpec chart;
   chart.id = "kv-per-token";
   chart.title = "KV cache per token, whole model (log scale)";
@@ -137,6 +180,9 @@ Section kv_section(const std::vector<ResultsFile>& files, int64_t context) {
                           std::to_string(r.n_layers) + " layers)",
                       human_bytes(k.bytes_at_context), format("%.1f%%", 100 * k.fraction_of_mha),
                       reduction(k.fraction_of_mha)});
+    if (tp > 1)
+      for (std::string& cell : per_rank_cells(r.config, r.form, k, tp))
+        t.rows.back().push_back(std::move(cell));
     const double x = double(chart.series[0].points.size());
     chart.series[0].points.push_back({x, k.bytes_per_token});
     chart.bar_labels.push_back(r.model + " " + r.variant + (several_dtypes ? " " + r.dtype : ""));
@@ -147,6 +193,12 @@ Section kv_section(const std::vector<ResultsFile>& files, int64_t context) {
     mismatched += r.allocated_mismatch;
   }
   s.table(std::move(t));
+  if (tp > 1)
+    s.paragraph("Per rank at tensor-parallel degree " + std::to_string(tp) +
+                " (the sweep config's \"tp\"; nothing was run in parallel): the query heads "
+                "split over the ranks, and with them what is cached per KV, tied or latent head; "
+                "what every head reads is on every rank (MQA's one KV head, MLA's latent, GTA's "
+                "rope key), and a KV head is replicated when there are more ranks than heads.");
   chart.yrange = std::make_pair(lo / 3, hi * 6);
   s.figure(std::move(chart),
            "Bytes of KV cache each generated token adds to the whole model (every layer), one "

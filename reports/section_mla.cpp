@@ -1,6 +1,6 @@
-// "MLA naive vs absorb": for every MLA model measured in both forms under the same settings, the
-// latency ratio absorb / naive against the context (decode) and the sequence length (prefill),
-// and the length where absorb starts to win (crossover.h). See sections.h.
+// "MLA and GLA naive vs absorb": for every MLA or GLA model measured in both forms under the
+// same settings, the latency ratio absorb / naive against the context (decode) and the sequence
+// length (prefill), and the length where absorb starts to win (crossover.h). See sections.h.
 #include <map>
 
 #include "reports/crossover.h"
@@ -25,9 +25,10 @@ struct PairSeries {
 }  // namespace
 
 Section mla_section(const std::vector<ResultsFile>& files) {
-  Section s{"mla", "MLA: naive vs absorb", {}};
+  Section s{"mla", "MLA and GLA: naive vs absorb", {}};
   s.paragraph(
-      "MLA can run in two forms that compute the same function: naive up-projects the cached "
+      "MLA and GLA (MLA with grouped latent heads) can each run in two forms that compute the "
+      "same function: naive up-projects the cached "
       "latent to full per-head keys and values; absorb folds the up-projections into the query "
       "and the output and attends over the compressed latent directly (less memory traffic, "
       "more arithmetic per cached token). The ratio is absorb latency / naive latency of the "
@@ -60,7 +61,7 @@ Section mla_section(const std::vector<ResultsFile>& files) {
     const std::string what = phase == "decode" ? "context" : "sequence length";
     ChartSpec chart;
     chart.id = "mla-ratio-" + phase;
-    chart.title = "MLA absorb / naive latency, " + phase;
+    chart.title = "Latent attention absorb / naive latency, " + phase;
     chart.xlabel = phase == "decode" ? "context (cached tokens)" : "sequence length (tokens)";
     chart.ylabel = "latency ratio absorb / naive";
     chart.logx = chart.logy = true;
@@ -93,7 +94,8 @@ Section mla_section(const std::vector<ResultsFile>& files) {
     chart.yrange = std::make_pair(lo / 1.5, hi * 1.5);
     chart.curves.push_back({"1", "equal (ratio 1)"});
     s.figure(std::move(chart),
-             "Latency of MLA absorb divided by MLA naive against the " + what + " (" + phase +
+             "Latency of the absorb form divided by the naive form (MLA, GLA) against the " + what +
+                 " (" + phase +
                  "), log-log; below the dashed line at 1 absorb is faster. Where a series crosses "
                  "the line is the crossover " +
                  what + ".");
@@ -102,7 +104,8 @@ Section mla_section(const std::vector<ResultsFile>& files) {
   }
   if (!any)
     s.note(
-        "No MLA model was timed in both forms under the same settings in these results, so there "
+        "No MLA or GLA model was timed in both forms under the same settings in these results, so "
+        "there "
         "is no ratio to show.");
   return s;
 }

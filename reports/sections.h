@@ -1,6 +1,7 @@
 // The sections of a report, each built from the results files alone (docs/REPORTS.md says what
-// each shows): the runs (machine and build), KV cache, decode, prefill, roofline, MLA naive vs
-// absorb and accuracy. The baseline comparison lives in baseline.h.
+// each shows): the runs (machine and build), KV cache, decode, prefill, roofline, decode
+// arithmetic intensity, MLA naive vs absorb and accuracy. The baseline comparison lives in
+// baseline.h.
 #pragma once
 
 #include <cstdint>
@@ -17,6 +18,9 @@ Section kv_section(const std::vector<ResultsFile>& files, int64_t context);
 Section decode_section(const std::vector<ResultsFile>& files);
 Section prefill_section(const std::vector<ResultsFile>& files);
 Section roofline_section(const std::vector<ResultsFile>& files);
+// Per variant: the decode core's MACs per cached element (exact and the paper's 2 g_q / m_kv),
+// next to the FLOP/s and bytes/s the timed decode cases achieved.
+Section intensity_section(const std::vector<ResultsFile>& files);
 Section mla_section(const std::vector<ResultsFile>& files);
 Section accuracy_section(const std::vector<ResultsFile>& files);
 

@@ -186,6 +186,20 @@ std::string SweepCase::name() const {
   return n + "/t" + std::to_string(threads);
 }
 
+namespace {
+
+// The per-head query and output in latent space of MLA and GLA (width d_c, counted in either
+// form, as before GLA) and of GTA, which the backends run as MLA absorb with latents of
+// head_dim (variants/latent_lowering.h).
+double latent_activations_per_token(const SweepCase& c) {
+  const LayerConfig& m = c.config;
+  if (m.has_latent()) return 2.0 * double(m.n_heads) * double(m.kv_lora_rank);
+  if (m.is_gta()) return 2.0 * double(m.n_heads) * double(m.head_dim);
+  return 0.0;
+}
+
+}  // namespace
+
 double modelled_case_memory_bytes(const SweepCase& c) {
   double params = 0;
   for (const WeightSpec& spec : weight_specs(c.config)) params += double(shape_numel(spec.shape));
@@ -196,7 +210,7 @@ double modelled_case_memory_bytes(const SweepCase& c) {
   const double per_token_activations =
       4.0 * double(m.hidden_size) +
       3.0 * double(m.n_heads) * double(m.qk_head_dim() + m.value_head_dim()) +
-      (m.is_mla() ? 2.0 * double(m.n_heads) * double(m.kv_lora_rank) : 0.0);
+      latent_activations_per_token(c);
   const double activations = 4.0 * double(c.batch) * double(c.new_tokens) * per_token_activations;
   return 12.0 * params + cache + activations;  // fp64 master + fp32 copy of every weight
 }
@@ -207,7 +221,7 @@ SweepSpec parse_sweep(const std::string& json_text, const std::string& origin) {
   static const std::set<std::string> known = {
       "name",       "description", "models",  "impls",       "backends", "dtypes",
       "phases",     "batch",       "context", "seq",         "threads",  "repetitions",
-      "min_time_s", "verify",      "exclude", "calibration", "plugins"};
+      "min_time_s", "verify",      "exclude", "calibration", "plugins",  "tp"};
   for (auto it = j.begin(); it != j.end(); ++it)
     if (!known.count(it.key())) fail(origin, "unknown field " + single_quoted(it.key()));
   if (!j.contains("models")) fail(origin, "missing required field 'models'");
@@ -223,6 +237,7 @@ SweepSpec parse_sweep(const std::string& json_text, const std::string& origin) {
   if (j.contains("min_time_s"))
     spec.min_time_s = read_number(j.at("min_time_s"), origin, "min_time_s", 0.001, 60);
   if (j.contains("verify")) spec.verify = read_bool(j.at("verify"), origin, "verify");
+  if (j.contains("tp")) spec.tp = read_int(j.at("tp"), origin, "tp", 1, 1024);
 
   if (j.contains("calibration")) {
     spec.calibration = read_string(j.at("calibration"), origin, "calibration");
@@ -331,7 +346,11 @@ SweepSpec parse_sweep(const std::string& json_text, const std::string& origin) {
 
 SweepSpec load_sweep(const std::string& path_or_name) {
   std::error_code ec;  // a name the file system refuses (too long, ...) is no file either
-  if (!std::filesystem::exists(path_or_name, ec)) {
+  // A directory is no config either: `attnlab sweep variants` in the source tree means the
+  // built-in sweep, not the variants/ directory.
+  const bool directory = std::filesystem::is_directory(path_or_name, ec);
+  if (!std::filesystem::exists(path_or_name, ec) ||
+      (directory && find_embedded_config("sweeps", path_or_name))) {
     if (const EmbeddedConfig* c = find_embedded_config("sweeps", path_or_name))
       return parse_sweep(c->json, "sweep '" + path_or_name + "'");
     std::string known;
@@ -340,6 +359,7 @@ SweepSpec load_sweep(const std::string& path_or_name) {
     throw Error(printable(path_or_name) +
                 ": no such sweep config file or built-in sweep (built-in: " + known + ")");
   }
+  if (directory) throw Error(printable(path_or_name) + ": is a directory, not a sweep config");
   std::ifstream in(path_or_name);
   if (!in) throw Error(path_or_name + ": cannot open sweep config");
   std::stringstream text;

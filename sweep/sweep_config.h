@@ -40,6 +40,9 @@ struct SweepSpec {
   bool verify = true;
   // "full": 1 GiB read, 2048^3 GEMM (seconds); "quick": 128 MiB, 512^3 (for CI-sized sweeps).
   std::string calibration = "full";
+  // Tensor-parallel degree at which the report also shows the KV cache per rank
+  // (variants/kv_tensor_parallel.h); nothing runs in parallel. 1: no per-rank figures.
+  int64_t tp = 1;
   std::vector<SweepCase> cases;
   // Combinations the lists name that no registered implementation provides (reported, not run).
   std::vector<std::string> unregistered;  // in a fixed order: the product order of the lists

@@ -393,6 +393,7 @@ int run_sweep(const SweepSpec& spec, const SweepOptions& o) {
                               {"repetitions", spec.repetitions},
                               {"min_time_s", spec.min_time_s},
                               {"calibration_size", spec.calibration},
+                              {"tp", spec.tp},
                               {"unregistered", spec.unregistered},
                               {"calibration", calibration}};
   int failed_total = 0;

@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/layer_config.h"
+#include "core/presets.h"
 #include "core/weights.h"
 #include "reference/reference_attention.h"
 #include "reference/work_counter.h"
@@ -216,4 +217,95 @@ TEST_CASE("weight bytes are 4 x the weight elements whose value reaches the step
         const StepCost cost = step_cost(config, form, p.batch, p.context, p.new_tokens, 2.0);
         CHECK(cost.weight_bytes == 4.0 * double(read));
       });
+}
+
+// Decode intensity of the width2048 family (16 query heads of 128), by hand. Per cached token:
+// MHA 2*16*128 = 4096 elements, GQA-4 1024, MQA 256, GTA-4 4*128 + 64 = 576, MLA absorb
+// 512 + 64 = 576, GLA-2 absorb 2*(256 + 64) = 640, MLA naive 16*(192 + 128) = 5120. Multiply-adds
+// per key over the 16 heads: 16*(128 + 128) = 4096 for MHA/GQA/MQA/GTA, 16*(576 + 512) = 17408
+// MLA absorb, 16*(320 + 256) = 9216 GLA-2 absorb, 16*(192 + 128) = 5120 MLA naive.
+TEST_CASE("decode core intensity of the width2048 presets, counted by hand") {
+  struct Expected {
+    const char* preset;
+    ImplForm form;
+    double macs_per_key, elements_per_token, paper;
+  };
+  const Expected expected[] = {
+      {"width2048-mha", ImplForm::standard, 4096, 4096, 1},
+      {"width2048-gqa4", ImplForm::standard, 4096, 1024, 4},
+      {"width2048-mqa", ImplForm::standard, 4096, 256, 16},
+      {"width2048-gta4", ImplForm::standard, 4096, 576, 8},
+      {"width2048-mla", ImplForm::absorb, 17408, 576, 32},
+      {"width2048-mla", ImplForm::naive, 5120, 5120, 1},
+      {"width2048-gla2", ImplForm::absorb, 9216, 640, 16},
+      {"width2048-gla2", ImplForm::naive, 5120, 5120, 1},
+  };
+  for (const Expected& e : expected) {
+    INFO(e.preset << " " << to_string(e.form));
+    const LayerConfig c = load_preset(e.preset);
+    for (int64_t context : {511, 4095}) {
+      // Decode: the new token sees context + 1 keys, all read once.
+      const CoreIntensity d = core_intensity(c, e.form, context, 1);
+      CHECK(d.multiply_adds == e.macs_per_key * double(context + 1));
+      CHECK(d.cache_elements_read == e.elements_per_token * double(context + 1));
+      CHECK(d.macs_per_cached_element() == Approx(e.macs_per_key / e.elements_per_token));
+      CHECK(d.flops_per_cache_byte(2.0) == Approx(e.macs_per_key / e.elements_per_token));
+      // Query and output of the core: 16 heads of the widths the multiply-adds run over.
+      CHECK(d.io_elements == e.macs_per_key);
+      CHECK(d.flops_per_byte(2.0) ==
+            Approx(e.macs_per_key * double(context + 1) /
+                   (e.elements_per_token * double(context + 1) + e.macs_per_key)));
+      // Speculative (two query tokens, causal): 2 context + 3 pairs over context + 2 slots.
+      const CoreIntensity s = core_intensity(c, e.form, context, 2);
+      CHECK(s.multiply_adds == e.macs_per_key * double(2 * context + 3));
+      CHECK(s.cache_elements_read == e.elements_per_token * double(context + 2));
+      CHECK(s.io_elements == 2 * e.macs_per_key);
+    }
+    CHECK(paper_intensity(c, e.form) == e.paper);
+  }
+}
+
+TEST_CASE("the paper's ratios: GTA up to 2x its GQA, MLA 2 h_q, GLA-2 h_q like MQA") {
+  const auto exact = [](const char* preset, ImplForm form) {
+    return core_intensity(load_preset(preset), form, 1 << 20, 1).macs_per_cached_element();
+  };
+  const auto paper = [](const char* preset, ImplForm form) {
+    return paper_intensity(load_preset(preset), form);
+  };
+  const double h_q = 16;
+  CHECK(paper("width2048-mla", ImplForm::absorb) == 2 * h_q);
+  CHECK(paper("width2048-gla2", ImplForm::absorb) == h_q);
+  CHECK(paper("width2048-mqa", ImplForm::standard) == h_q);
+  CHECK(paper("width2048-gta4", ImplForm::standard) ==
+        2 * paper("width2048-gqa4", ImplForm::standard));
+  // Exact: GTA-4 16/2.25 = 7.11 against GQA-4's 4 (the rope key costs it the rest of the 2x);
+  // MLA 17408/576 = 30.2 and GLA-2 9216/640 = 14.4, each below its asymptote by its rope share.
+  CHECK(exact("width2048-gta4", ImplForm::standard) / exact("width2048-gqa4", ImplForm::standard) ==
+        Approx(16.0 / 9.0));
+  CHECK(exact("width2048-mla", ImplForm::absorb) == Approx(17408.0 / 576.0));
+  CHECK(exact("width2048-gla2", ImplForm::absorb) == Approx(14.4));
+  for (const char* p : {"width2048-mla", "width2048-gla2"})
+    CHECK(exact(p, ImplForm::absorb) < paper(p, ImplForm::absorb));
+  // Without a rope key the exact figure is the asymptote (MLA: (2 d_c)/d_c per head).
+  LayerConfig no_rope = load_preset("width2048-gla2");
+  no_rope.qk_rope_head_dim = 0;
+  CHECK(core_intensity(no_rope, ImplForm::absorb, 1 << 20, 1).macs_per_cached_element() ==
+        Approx(paper("width2048-gla2", ImplForm::absorb)));
+}
+
+TEST_CASE("GLA absorb counts each grouped key bias as one dot per query head of its group") {
+  // width2048-gla2 biases W_ukv_1 and W_ukv_2: 16 heads x 128 multiply-adds more than without.
+  const LayerConfig c = load_preset("width2048-gla2");
+  LayerConfig one_bias = c;
+  one_bias.biases.erase("W_ukv_2");
+  LayerConfig no_bias = one_bias;
+  no_bias.biases.erase("W_ukv_1");
+  const auto projection = [](const LayerConfig& l) {
+    return step_cost(l, ImplForm::absorb, 1, 0, 1, 2.0).projection_flops;
+  };
+  CHECK(projection(c) - projection(one_bias) == 2.0 * 8 * 128);
+  CHECK(projection(one_bias) - projection(no_bias) == 2.0 * 8 * 128);
+  // naive adds the bias to the up-projected key: no multiply-add.
+  CHECK(step_cost(c, ImplForm::naive, 1, 0, 1, 2.0).projection_flops ==
+        step_cost(no_bias, ImplForm::naive, 1, 0, 1, 2.0).projection_flops);
 }

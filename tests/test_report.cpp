@@ -17,9 +17,11 @@
 #include "reports/baseline.h"
 #include "reports/chart_script.h"
 #include "reports/crossover.h"
+#include "reports/format.h"
 #include "reports/gnuplot_runner.h"
 #include "reports/render.h"
 #include "reports/report.h"
+#include "reports/results_file.h"
 #include "reports/stats.h"
 #include "tests/test_support.h"
 
@@ -240,9 +242,11 @@ TEST_CASE("report of a real results file has every section, in Markdown and HTML
   for (const char* heading :
        {"## Runs: machine and build", "## KV cache per token",
         "## Decode: latency and tokens/s vs context", "## Prefill: throughput vs sequence length",
-        "## Roofline", "## MLA: naive vs absorb", "## Accuracy against the fp64 reference"})
+        "## Roofline", "## Arithmetic intensity of decode", "## MLA and GLA: naive vs absorb",
+        "## Accuracy against the fp64 reference"})
     CHECK_THAT(md, Catch::Contains(heading));
-  for (const char* id : {"runs", "kv-cache", "decode", "prefill", "roofline", "mla", "accuracy"})
+  for (const char* id :
+       {"runs", "kv-cache", "decode", "prefill", "roofline", "intensity", "mla", "accuracy"})
     CHECK_THAT(html, Catch::Contains("<section id=\"" + std::string(id) + "\">"));
   // KV figures from variants/variant_spec on the stored configs; every preset of the ci sweep.
   for (const char* model : {"tiny-mha", "tiny-gqa", "tiny-mqa", "tiny-mla"})
@@ -258,7 +262,8 @@ TEST_CASE("report of a real results file has every section, in Markdown and HTML
   if (!find_on_path("gnuplot").empty()) {
     for (const char* chart :
          {"kv-per-token", "decode-latency", "decode-tokens-per-s", "prefill-tokens-per-s",
-          "roofline", "mla-ratio-decode", "mla-ratio-prefill", "accuracy-nmse"}) {
+          "roofline", "decode-intensity", "decode-intensity-achieved", "mla-ratio-decode",
+          "mla-ratio-prefill", "accuracy-nmse"}) {
       CAPTURE(chart);
       CHECK(std::filesystem::exists(out + "/charts/" + chart + ".svg"));
       CHECK_THAT(md, Catch::Contains(std::string("(charts/") + chart + ".svg)"));
@@ -273,7 +278,7 @@ TEST_CASE("report without gnuplot on PATH writes its tables and names the skippe
   const std::string out = dir.file("report");
   const CliResult r = attnlab_cli("report " + ci_results() + " --out " + out, "PATH=/nonexistent");
   REQUIRE(r.exit_code == 0);
-  CHECK_THAT(r.out, Catch::Contains("0 of 8 charts drawn"));
+  CHECK_THAT(r.out, Catch::Contains("0 of 10 charts drawn"));
   CHECK_THAT(r.out, Catch::Contains("skipped: gnuplot is not installed"));
   const std::string md = slurp(out + "/report.md");
   CHECK_THAT(md, Catch::Contains("| tiny-gqa | GQA |"));
@@ -390,4 +395,64 @@ TEST_CASE("report --fail-on-regression exits 1 only for a significant regression
   CHECK(report(base + " --fail-on-regression 10").exit_code == 2);
   CHECK(report(base + " --baseline " + base + " --fail-on-regression -3").exit_code == 2);
   CHECK(report(base + " --baseline " + dir.file("missing.json")).exit_code == 2);
+}
+
+TEST_CASE("report: decode intensity per variant, exact and the paper's, by the measured rates") {
+  test::TempDir dir;
+  const std::string out = dir.file("report");
+  REQUIRE(attnlab_cli("report " + ci_results() + " --out " + out).exit_code == 0);
+  const std::string md = slurp(out + "/report.md");
+  // g_q, m_kv, 2 g_q / m_kv, exact MACs per cached element, speculative at context 64, FLOP per
+  // fp32 KV byte. MHA (4 heads of 8): 1 and 131/66; GQA 6 over 2: 3; MQA 5 heads: 5; MLA absorb
+  // 3 heads over latent 16 + rope 4: 3 x 36 / 20 = 5.4 (paper 6), 2 x 5.4 x 131/132 speculative;
+  // MLA naive 1.
+  for (const char* row : {"| tiny-mha | MHA | 1 | 2 | 1.00 | 1.00 | 1.98 | 0.500 | 64 |",
+                          "| tiny-gqa | GQA | 3 | 2 | 3.00 | 3.00 | 5.95 | 1.50 | 64 |",
+                          "| tiny-mqa | MQA | 5 | 2 | 5.00 | 5.00 | 9.92 | 2.50 | 64 |",
+                          "| tiny-mla | MLA absorb | 3 | 1 | 6.00 | 5.40 | 10.7 | 2.70 | 64 |",
+                          "| tiny-mla | MLA naive | 1 | 2 | 1.00 | 1.00 | 1.98 | 0.500 | 64 |"}) {
+    CAPTURE(row);
+    CHECK_THAT(md, Catch::Contains(row));
+  }
+  // The measured columns are the case's modelled core FLOPs and KV bytes over its latency.
+  const ResultsFile f = load_results_file(ci_results(), "[1]");
+  const ResultCase* longest = nullptr;
+  for (const ResultCase& c : f.cases)
+    if (c.ok() && c.phase() == "decode" && c.model() == "tiny-mqa" &&
+        (!longest || c.context() > longest->context()))
+      longest = &c;
+  REQUIRE(longest);
+  const double seconds = longest->number("/latency_ms_median") * 1e-3;
+  const std::string tail = " | " + sig3(longest->number("/cost/attention_flops") / seconds / 1e9) +
+                           " | " + sig3(longest->number("/cost/cache_read_bytes") / seconds / 1e9) +
+                           " | " + or_dash(longest->number("/gflop_per_s")) + " | " +
+                           or_dash(longest->number("/gbyte_per_s")) + " |";
+  const size_t at = md.find("| tiny-mqa | MQA | 5 |");
+  REQUIRE(at != std::string::npos);
+  CHECK(md.substr(at, md.find('\n', at) - at).size() > tail.size());
+  CHECK(md.substr(md.find('\n', at) - tail.size(), tail.size()) == tail);
+}
+
+TEST_CASE("report: KV per rank at the sweep config's tp, '-' and why where it cannot split") {
+  test::TempDir dir;
+  const std::string config = dir.file("tp.json"), results = dir.file("tp-results.json");
+  write(config, R"({"name": "report-tp-test", "models": ["tiny-mha", "tiny-gqa", "tiny-mqa"],
+      "backends": ["cpu"], "dtypes": ["fp32"], "phases": ["decode"], "context": [16],
+      "threads": [1], "repetitions": 2, "min_time_s": 0.002, "calibration": "quick",
+      "verify": false, "tp": 2})");
+  REQUIRE(attnlab_cli("sweep " + config + " --out " + results).exit_code == 0);
+  const std::string out = dir.file("report");
+  REQUIRE(attnlab_cli("report " + results + " --out " + out).exit_code == 0);
+  const std::string md = slurp(out + "/report.md");
+  CHECK_THAT(md, Catch::Contains("| split at TP 2 |"));
+  // MHA 4 heads x 2 x 8 = 64 -> 32 per rank (x 2 layers x 4 bytes); GQA 2 KV heads -> 1 per
+  // rank; MQA's 5 query heads do not split in 2.
+  CHECK_THAT(md, Catch::Contains("| 32 | 256 | split: 2 of 4 KV heads per rank |"));
+  CHECK_THAT(md, Catch::Contains("| 16 | 128 | split: 1 of 2 KV heads per rank |"));
+  CHECK_THAT(md,
+             Catch::Contains("| - | - | tp 2: does not divide the 5 query heads of 'tiny-mqa' |"));
+  // Without tp (the ci sweep) no per-rank column.
+  const std::string plain = dir.file("plain");
+  REQUIRE(attnlab_cli("report " + ci_results() + " --out " + plain).exit_code == 0);
+  CHECK_THAT(slurp(plain + "/report.md"), !Catch::Contains("per rank"));
 }

@@ -8,8 +8,10 @@
 
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -89,6 +91,9 @@ TEST_CASE("bad sweep configs fail before any timing, naming the field") {
   CHECK_THAT(sweep_error("{" + ok + R"(, "impls": ["absorb"]})"), Catch::Contains("leave no case"));
   CHECK_THAT(sweep_error("{" + ok + R"(, "repetitions": 0})"),
              Catch::Contains("repetitions (0) must be in [1, 100]"));
+  CHECK_THAT(sweep_error("{" + ok + R"(, "tp": 0})"),
+             Catch::Contains("tp (0) must be in [1, 1024]"));
+  CHECK(parse_sweep("{" + ok + R"(, "tp": 4})", "s.json").tp == 4);
 }
 
 TEST_CASE("the case list is the product of the lists minus exclusions and unsupported forms") {
@@ -234,4 +239,65 @@ TEST_CASE("shards merged equal the unsharded case list; foreign shards are refus
   CHECK_THAT(log, Catch::Contains("fingerprint"));
   CHECK(attnlab_cli("sweep ci --shard 4/3", &log) == 2);
   CHECK_THAT(log, Catch::Contains("--shard 4/3"));
+}
+
+TEST_CASE("built-in sweep 'variants': the six width2048 variants, absorb for MLA and GLA") {
+  const SweepSpec spec = load_sweep("variants");
+  std::set<std::string> series;  // model/form
+  for (const SweepCase& c : spec.cases) series.insert(c.model + "/" + to_string(c.form));
+  // Every combination parses (a backend without GTA/GLA yet fails those cases when run).
+  const std::set<std::string> expected = {"width2048-mha/standard",  "width2048-gqa4/standard",
+                                          "width2048-mqa/standard",  "width2048-mla/absorb",
+                                          "width2048-gta4/standard", "width2048-gla2/absorb"};
+  CHECK(series == expected);
+  CHECK(spec.cases.size() == 6 * (5 + 1));
+  // The default sweep (the README's quick start) has a GTA and a GLA model.
+  std::set<std::string> kinds;
+  for (const SweepCase& c : load_sweep("default").cases)
+    kinds.insert(to_string(c.config.attention));
+  CHECK(kinds == std::set<std::string>{"mha", "gqa", "mqa", "mla", "gta", "gla"});
+}
+
+TEST_CASE("a directory named like a built-in sweep does not hide it, any other is an error") {
+  const test::TempDir dir;
+  std::filesystem::create_directory(dir.path() / "ci");
+  std::filesystem::create_directory(dir.path() / "mine");
+  const std::filesystem::path before = std::filesystem::current_path();
+  std::filesystem::current_path(dir.path());
+  std::string error;
+  size_t cases = 0;
+  try {
+    cases = load_sweep("ci").cases.size();
+    load_sweep("mine");
+  } catch (const Error& e) {
+    error = e.what();
+  }
+  std::filesystem::current_path(before);
+  CHECK(cases > 0);
+  CHECK(error == "mine: is a directory, not a sweep config");
+}
+
+TEST_CASE("modelled memory counts latent activations for GLA as for MLA, and GTA's") {
+  // The per-token latent query and output (2 x heads x width) of a prefill of 64 tokens.
+  const auto activations = [](const char* preset, ImplForm form) {
+    SweepCase c;
+    c.config = load_layer_config_file(std::string(ATTNLAB_SOURCE_DIR) + "/configs/models/" +
+                                      preset + ".json");
+    c.form = form;
+    c.phase = Phase::prefill;
+    c.new_tokens = 64;
+    SweepCase none = c;
+    none.new_tokens = 0;
+    return modelled_case_memory_bytes(c) - modelled_case_memory_bytes(none);
+  };
+  const auto plain = [](int64_t hidden, int64_t heads, int64_t qk, int64_t v) {
+    return 4.0 * 64 * (4.0 * double(hidden) + 3.0 * double(heads * (qk + v)));
+  };
+  const double cache_mla = 64 * 576 * 4.0, cache_gla = 64 * 640 * 4.0, cache_gta = 64 * 576 * 4.0;
+  CHECK(activations("width2048-mla", ImplForm::absorb) ==
+        plain(2048, 16, 192, 128) + 4.0 * 64 * 2 * 16 * 512 + cache_mla);
+  CHECK(activations("width2048-gla2", ImplForm::absorb) ==
+        plain(2048, 16, 192, 128) + 4.0 * 64 * 2 * 16 * 256 + cache_gla);
+  CHECK(activations("width2048-gta4", ImplForm::standard) ==
+        plain(2048, 16, 128, 128) + 4.0 * 64 * 2 * 16 * 128 + cache_gta);
 }

@@ -1,6 +1,8 @@
 // The step cost model; see cost_model.h for what it counts.
 #include "variants/cost_model.h"
 
+#include <string>
+
 #include "variants/mask.h"
 
 namespace attnlab {
@@ -35,8 +37,13 @@ double projection_multiply_adds_per_token(const LayerConfig& c, ImplForm form) {
     if (spec.role == WeightRole::linear_weight) multiply_adds += double(shape_numel(spec.shape));
   // MLA absorb's key bias never reaches a cached key: it enters each score as q_nope_h . b_UK_h,
   // one dot per query head (naive adds it to the up-projected key, an add).
-  if (form == ImplForm::absorb && c.has_bias("kv_b_proj"))
+  if (form == ImplForm::absorb && c.is_mla() && c.has_bias("kv_b_proj"))
     multiply_adds += double(c.n_heads * c.qk_nope_head_dim);
+  // GLA: the same per group, for each W_ukv_j that carries a bias (its n_heads / h_c heads).
+  if (form == ImplForm::absorb && c.is_gla())
+    for (int64_t j = 1; j <= c.n_latent_heads; ++j)
+      if (c.has_bias("W_ukv_" + std::to_string(j)))
+        multiply_adds += double(c.n_heads / c.n_latent_heads * c.qk_nope_head_dim);
   return multiply_adds;
 }
 
@@ -66,6 +73,35 @@ StepCost step_cost(const LayerConfig& c, ImplForm form, int64_t batch, int64_t c
   cost.cache_read_bytes = b * slots_read * cached_per_token * cache_element_bytes;
   cost.cache_write_bytes = tokens * cached_per_token * cache_element_bytes;
   return cost;
+}
+
+CoreIntensity core_intensity(const LayerConfig& c, ImplForm form, int64_t context,
+                             int64_t query_tokens) {
+  // One sequence, one byte per element: step_cost's bytes are then elements.
+  const StepCost step = step_cost(c, form, 1, context, query_tokens, 1.0);
+  const CoreWidths w = core_widths(c, form);
+  CoreIntensity out;
+  out.multiply_adds = step.attention_flops / 2;
+  out.cache_elements_read = step.cache_read_bytes;
+  out.io_elements = double(query_tokens) * double(c.n_heads) * (w.qk + w.v);
+  return out;
+}
+
+KvSharing kv_sharing(const LayerConfig& c, ImplForm form) {
+  switch (form) {
+    case ImplForm::standard:  // GTA's tied state is K (but the rope part) and V at once
+      return {c.n_heads / c.n_kv_heads, c.is_gta() ? 1 : 2};
+    case ImplForm::naive:  // every head its own up-projected K and V
+      return {1, 2};
+    case ImplForm::absorb:  // each latent head serves its group for the scores and the values
+      return {c.n_heads / c.latent_heads(), 1};
+  }
+  return {0, 0};
+}
+
+double paper_intensity(const LayerConfig& c, ImplForm form) {
+  const KvSharing s = kv_sharing(c, form);
+  return 2.0 * double(s.query_heads_per_kv_head) / double(s.kv_copies);
 }
 
 }  // namespace attnlab

@@ -58,7 +58,8 @@ class FastAttention : public Attention {
   // [batch, seq, H] or nullptr. No projections, no cache writes.
   virtual void attend_core(const float* q, int64_t seq, KvCache& cache, float* out,
                            float* lse) const = 0;
-  // One cached element as fp32 (tests): part 0 = K (absorb: [latent | rope]), 1 = V.
+  // One cached element as fp32 (tests): part 0 = K (absorb: [latent j | rope] of latent head
+  // `head`; GTA: latent j alone), 1 = V (GTA absorb: the shared rope key, head 0).
   virtual float cached_value(const KvCache& cache, int part, int64_t b, int64_t head, int64_t t,
                              int64_t i) const = 0;
 };

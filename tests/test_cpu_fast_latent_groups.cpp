@@ -497,8 +497,9 @@ TEST_CASE("fast latent groups: decode at a long context, keys split over threads
   }
 }
 
-TEST_CASE("fast latent groups: cache bytes are cache_layout's; a wrong form names the user's kind",
-          "[fast][gla][gta]") {
+TEST_CASE(
+    "fast latent groups: cache bytes equal cache_layout's and a wrong form names the user's kind",
+    "[fast][gla][gta]") {
   std::vector<std::pair<LayerConfig, ImplForm>> layers;
   for (const LayerConfig& c : gla_configs())
     for (ImplForm form : {ImplForm::naive, ImplForm::absorb}) layers.push_back({c, form});

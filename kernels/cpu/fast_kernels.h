@@ -80,7 +80,8 @@ void attend_range(const RowsJob& job, int64_t t_begin, int64_t t_end, const Part
 void merge_partials(const Partial* parts, int n, int64_t m, int64_t dv, float* const* out,
                     float* const* lse, const float* sink2 = nullptr);
 
-// The two kernels behind attend_range (exposed for tests that force one or the other).
+// The two kernels behind attend_range (exposed for tests that force one or the other). They read
+// keys only: a job with keys2 goes through attend_range, which assembles its tiles.
 void attend_range_rows(const RowsJob& job, int64_t t_begin, int64_t t_end, const Partial& p);
 void attend_range_lanes(const RowsJob& job, int64_t t_begin, int64_t t_end, const Partial& p);
 constexpr int64_t kMaxRowsKernelRows = 8;  // attend_range uses the rows kernel up to this m

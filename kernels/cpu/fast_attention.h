@@ -1,21 +1,24 @@
 // The fast CPU backend ("cpu" in the registry, namespace attnlab::cpu::fast; the plain one is
 // "cpu-plain", namespace attnlab::cpu): every form
-// (standard MHA/GQA/MQA, MLA naive, MLA absorb), both phases, a KV cache stored in fp32, bf16 or
+// (standard MHA/GQA/MQA, MLA naive, MLA absorb; GLA and GTA lowered to MLA with grouped latent
+// heads, variants/latent_lowering.h), both phases, a KV cache stored in fp32, bf16 or
 // fp16 with fp32 accumulation, OpenMP threads (omp_get_max_threads()).
 //
 //   decode   flash-decoding: each KV stream's keys split into ranges across threads, online
 //            softmax per range, partials merged by log-sum-exp; GQA/MQA serve all g query heads
-//            of a KV head from one pass over its cache; MLA absorb runs every head as one
-//            GEMM-shaped pass over the shared latent cache (scores = Q_abs C^T + Q_rope K_rope^T,
-//            then P C) in L2-sized key tiles.
+//            of a KV head from one pass over its cache; MLA absorb runs the heads of each latent
+//            head (all of them for MLA) as one GEMM-shaped pass over its latent cache (scores =
+//            Q_abs C^T + Q_rope K_rope^T, then P C) in L2-sized key tiles.
 //   prefill  tiled flash attention over the cache (new tokens included): queries in vector
 //            lanes, online softmax per key tile, tiles past a query block's causal limit skipped;
 //            the S x S score matrix is never formed.
 //   weights  projections through Eigen (fast_linear.h), absorbed per-head W_UK / W_UV split out
 //            once at construction.
 //   cache    head-major [B, heads, capacity, width] per part (standard: K and V per KV head;
-//            naive: K and V per head; absorb: one part [B, 1, capacity, d_c + d_rope] holding
-//            [latent | rope key], so V is the latent prefix of each K row); bytes_allocated()
+//            naive: K and V per head; absorb: one part [B, G, capacity, d_c + d_rope] holding
+//            [latent j | rope key] per latent head j, so V is the latent prefix of each K row,
+//            or with one rope key for all G > 1 latent heads (GTA) parts [B, G, capacity, d_c]
+//            and [B, 1, capacity, d_rope], the core's second key segment); bytes_allocated()
 //            equals the analytic size for the dtype; never-written slots hold NaN. A sliding
 //            layer's standard cache is a ring of cache_slots(config, capacity) rows
 //            (variants/variant_spec.h), forwards stored and attended kRingStepTokens at a time.
@@ -55,7 +58,8 @@ class FastAttention : public Attention {
   // [batch, seq, H] or nullptr. No projections, no cache writes.
   virtual void attend_core(const float* q, int64_t seq, KvCache& cache, float* out,
                            float* lse) const = 0;
-  // One cached element as fp32 (tests): part 0 = K (absorb: [latent | rope]), 1 = V.
+  // One cached element as fp32 (tests): part 0 = K (absorb: [latent j | rope] of latent head
+  // `head`; GTA: latent j alone), 1 = V (GTA absorb: the shared rope key, head 0).
   virtual float cached_value(const KvCache& cache, int part, int64_t b, int64_t head, int64_t t,
                              int64_t i) const = 0;
 };

@@ -14,10 +14,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
+#include <cstring>
 #include <limits>
 #include <vector>
 
-#include "core/error.h"
 #include "kernels/cpu/fast_kernels.h"
 #include "kernels/cpu/fast_simd.h"
 
@@ -57,7 +58,7 @@ void describe(const CoreProblem& p, const RowSet& set, SetRows& rows) {
     const int64_t rows_seq = p.rows_seq > 0 ? p.rows_seq : p.seq;
     const int64_t row_head =
         (set.b * rows_seq + p.rows_first + s) * heads + set.stream * p.group + j;
-    rows.q[i] = p.q + row_head * p.dk;
+    rows.q[i] = p.q + row_head * (p.dk + p.dk2);
     rows.out[i] = p.out + row_head * p.dv;
     rows.lse[i] = p.lse != nullptr ? p.lse + row_head : nullptr;
     const KeyRange keys = p.mask.keys_for(p.length - p.seq + s);
@@ -82,6 +83,12 @@ RowsJob make_job(const CoreProblem& p, const RowSet& set, const SetRows& rows) {
                 p.value_row_stride};
   job.dk = p.dk;
   job.dv = p.dv;
+  if (p.keys2 != nullptr) {
+    job.keys2 = {static_cast<const char*>(p.keys2) +
+                     (set.b * p.key2_batch_stride + stream * p.key2_stream_stride) * e,
+                 p.key2_row_stride};
+    job.dk2 = p.dk2;
+  }
   job.m = set.rows;
   job.q = rows.q.data();
   job.q_scale = p.q_scale;
@@ -106,11 +113,72 @@ void reset_partial(const Partial& p, int64_t m, int64_t dv) {
   std::fill(p.sum, p.sum + m, 0.0f);
 }
 
+namespace {
+
+using RangeKernel = void (*)(const RowsJob&, int64_t, int64_t, const Partial&);
+
+constexpr int64_t kJoinedTileBytes = 32 * 1024;  // an assembled key tile: about L1
+
+// A job with a second key segment: its keys [t_begin, t_end) in tiles of whole [keys | keys2]
+// rows assembled in thread-local scratch (the cache's element type, so nothing is converted and
+// each cached byte is read from memory once), each tile run by `kernel` as a job of its own with
+// key indices relative to the tile. Values that alias the keys (MLA absorb: the latent prefix)
+// are read from the tile too.
+void attend_joined(const RowsJob& job, int64_t t_begin, int64_t t_end, const Partial& p,
+                   RangeKernel kernel) {
+  int64_t max_limit = 0, min_first = std::numeric_limits<int64_t>::max();
+  for (int64_t i = 0; i < job.m; ++i) {
+    max_limit = std::max(max_limit, job.limit[i]);
+    min_first = std::min(min_first, job.first != nullptr ? job.first[i] : 0);
+  }
+  t_begin = std::max(t_begin, min_first);  // keys no row sees are not assembled
+  t_end = std::min(t_end, max_limit);
+  if (t_begin >= t_end) return;
+  const int64_t e = static_cast<int64_t>(bytes_per_element(job.dtype));
+  const int64_t width = job.dk + job.dk2;
+  const int64_t tile = std::max<int64_t>(64, kJoinedTileBytes / (width * e) / 64 * 64);
+  const bool values_in_keys =
+      job.values.data == job.keys.data && job.values.stride == job.keys.stride && job.dv <= job.dk;
+  thread_local std::vector<std::byte> buffer;
+  thread_local std::vector<int64_t> first, limit;
+  buffer.resize(tile * width * e);
+  first.resize(job.m);
+  limit.resize(job.m);
+  const auto* keys = static_cast<const std::byte*>(job.keys.data);
+  const auto* keys2 = static_cast<const std::byte*>(job.keys2.data);
+  const auto* values = static_cast<const std::byte*>(job.values.data);
+  RowsJob sub = job;
+  sub.keys2 = {};
+  sub.dk = width;
+  sub.dk2 = 0;
+  sub.keys = {buffer.data(), width};
+  sub.first = first.data();
+  sub.limit = limit.data();
+  for (int64_t a = t_begin; a < t_end; a += tile) {
+    const int64_t n = std::min(tile, t_end - a);
+    for (int64_t t = 0; t < n; ++t) {
+      std::byte* row = buffer.data() + t * width * e;
+      std::memcpy(row, keys + (a + t) * job.keys.stride * e, job.dk * e);
+      std::memcpy(row + job.dk * e, keys2 + (a + t) * job.keys2.stride * e, job.dk2 * e);
+    }
+    sub.values = values_in_keys ? RowStream{buffer.data(), width}
+                                : RowStream{values + a * job.values.stride * e, job.values.stride};
+    for (int64_t i = 0; i < job.m; ++i) {
+      first[i] = std::clamp<int64_t>((job.first != nullptr ? job.first[i] : 0) - a, 0, n);
+      limit[i] = std::clamp<int64_t>(job.limit[i] - a, 0, n);
+    }
+    kernel(sub, 0, n, p);
+  }
+}
+
+}  // namespace
+
 void attend_range(const RowsJob& job, int64_t t_begin, int64_t t_end, const Partial& p) {
-  if (job.m <= kMaxRowsKernelRows)
-    attend_range_rows(job, t_begin, t_end, p);
+  const RangeKernel kernel = job.m <= kMaxRowsKernelRows ? &attend_range_rows : &attend_range_lanes;
+  if (job.keys2.data != nullptr)
+    attend_joined(job, t_begin, t_end, p, kernel);
   else
-    attend_range_lanes(job, t_begin, t_end, p);
+    kernel(job, t_begin, t_end, p);
 }
 
 void merge_partials(const Partial* parts, int n, int64_t m, int64_t dv, float* const* out,
@@ -147,7 +215,6 @@ int choose_splits(int64_t keys, int64_t sets, int threads) {
 }
 
 void run_core(const CoreProblem& p) {
-  if (p.keys2 != nullptr) throw Error("fast core: a second key segment is not implemented yet");
   const int64_t stream_rows = p.seq * p.group;
   const int64_t set_rows = stream_rows <= kWholeStreamRows ? stream_rows : kSetRows;
   const int64_t sets_per_stream = (stream_rows + set_rows - 1) / set_rows;

@@ -4,7 +4,10 @@
 // key range by key range, so that ranges can run on different threads and be merged by
 // log-sum-exp (flash-decoding).
 //
-//   attend_range()  one key range [t_begin, t_end) of one RowsJob, updating a Partial; picks
+//   attend_range()  one key range [t_begin, t_end) of one RowsJob, updating a Partial (a job
+//                   with a second key segment, GTA's shared rope key: its [keys | keys2] rows
+//                   assembled tile by tile, ~32 KiB each, in thread-local scratch of the cache's
+//                   element type, each tile run by the kernel below); picks
 //                   the few-rows kernel (m <= 8: fast_kernel_rows.cpp, one pass over the keys
 //                   serving all m rows, dot products reduced across lanes) or the lanes kernel
 //                   (m > 8: fast_kernel_lanes.cpp, queries in vector lanes, register-blocked
@@ -77,7 +80,8 @@ void attend_range(const RowsJob& job, int64_t t_begin, int64_t t_end, const Part
 void merge_partials(const Partial* parts, int n, int64_t m, int64_t dv, float* const* out,
                     float* const* lse, const float* sink2 = nullptr);
 
-// The two kernels behind attend_range (exposed for tests that force one or the other).
+// The two kernels behind attend_range (exposed for tests that force one or the other). They read
+// keys only: a job with keys2 goes through attend_range, which assembles its tiles.
 void attend_range_rows(const RowsJob& job, int64_t t_begin, int64_t t_end, const Partial& p);
 void attend_range_lanes(const RowsJob& job, int64_t t_begin, int64_t t_end, const Partial& p);
 constexpr int64_t kMaxRowsKernelRows = 8;  // attend_range uses the rows kernel up to this m
@@ -98,16 +102,17 @@ struct CoreProblem {
   const void* values = nullptr;
   int64_t value_stream_stride = 0, value_row_stride = 0;
   int64_t dk = 0, dv = 0;
-  // Optional second key segment (RowsJob::keys2): stream (b, k) at keys2 + (b * streams + k) *
-  // key2_stream_stride (0 between the streams of a sequence: one segment shared by all of them,
-  // GTA's rope key; then key2_batch_stride separates the sequences). q rows hold dk + dk2 floats.
+  // Optional second key segment (RowsJob::keys2): stream (b, k) at keys2 + b * key2_batch_stride
+  // + (b * streams + k) * key2_stream_stride elements (key2_stream_stride 0: one segment shared
+  // by all the streams of a sequence, GTA's rope key, the sequences key2_batch_stride apart).
+  // q rows then hold dk + dk2 floats.
   const void* keys2 = nullptr;
   int64_t key2_stream_stride = 0, key2_batch_stride = 0, key2_row_stride = 0, dk2 = 0;
   // A ring cache (FastCache::ring()): logical slot t is at row t % ring of each stream, key ranges
   // crossing a multiple of ring run as one range per side, merged like key splits. 0: row t.
   int64_t ring = 0;
   const float* q =
-      nullptr;             // [batch, rows_seq, streams * group, dk], new token s at rows_first + s
+      nullptr;  // [batch, rows_seq, streams * group, dk + dk2], new token s at rows_first + s
   float q_scale = 1.0f;    // softmax scale * log2(e) (see above), applied as q is packed
   float* out = nullptr;    // [batch, rows_seq, streams * group, dv]
   float* lse = nullptr;    // [batch, rows_seq, streams * group] natural log, or nullptr

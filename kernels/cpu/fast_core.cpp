@@ -175,7 +175,10 @@ void attend_joined(const RowsJob& job, int64_t t_begin, int64_t t_end, const Par
 
 void attend_range(const RowsJob& job, int64_t t_begin, int64_t t_end, const Partial& p) {
   const RangeKernel kernel = job.m <= kMaxRowsKernelRows ? &attend_range_rows : &attend_range_lanes;
-  if (job.keys2.data != nullptr)
+  // A second key segment: the rows kernel reads it itself from an fp32 cache (GTA-4 decode at
+  // 4096 tokens: 2-3x faster than tiles); from bf16/fp16 the same code measured 2x slower than
+  // tiles (not understood yet), so those, and the lanes kernel, go through assembled tiles.
+  if (job.keys2.data != nullptr && (kernel == &attend_range_lanes || job.dtype != DType::fp32))
     attend_joined(job, t_begin, t_end, p, kernel);
   else
     kernel(job, t_begin, t_end, p);

@@ -1,11 +1,12 @@
 // Tests of the fast core's second key segment (kernels/cpu/fast_kernels.h RowsJob::keys2,
 // CoreProblem::keys2: GTA's one rope key shared by every KV head): a job whose key row t is
 // [keys row t | keys2 row t] gives what the same keys stored concatenated give, and what an fp64
-// loop over the cache-rounded values gives, for fp32/bf16/fp16 caches, the rows kernel (m <= 8)
-// and the lanes kernel (m > 8), values aliasing the keys' prefix (MLA absorb) or apart, uneven key
-// splits and rows with a window ([first, limit) with first > 0); and run_core with one keys2
-// stream shared by several key streams per sequence (key2_stream_stride 0), batch > 1, forced
-// key splits and a sliding-window mask, against run_core over the concatenated cache.
+// loop over the cache-rounded values gives, for fp32/bf16/fp16 caches, the rows kernel (m <= 8;
+// reading the second segment itself, and through assembled tiles) and the lanes kernel (m > 8),
+// values aliasing the keys' prefix (MLA absorb) or apart, uneven key splits and rows with a window
+// ([first, limit) with first > 0); and run_core with one keys2 stream shared by several key streams
+// per sequence (key2_stream_stride 0), batch > 1, forced key splits and a sliding-window mask,
+// against run_core over the concatenated cache.
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
@@ -74,9 +75,11 @@ std::vector<float> normal_values(size_t n, float sigma, std::mt19937& rng) {
 }
 
 // Runs job over key ranges [bounds[s], bounds[s + 1]) through attend_range (the rows kernel for
-// m <= 8, the lanes kernel above), merged by log-sum-exp: out [m, dv] and lse [m].
+// m <= 8, the lanes kernel above; a second key segment read by the rows kernel itself over fp32,
+// else in assembled tiles) or, direct_rows, the rows kernel itself in every dtype, merged by
+// log-sum-exp: out [m, dv] and lse [m].
 void run_ranges(const RowsJob& job, const std::vector<int64_t>& bounds, std::vector<float>& out,
-                std::vector<float>& lse) {
+                std::vector<float>& lse, bool direct_rows = false) {
   const int64_t m = job.m, dv = job.dv;
   const size_t n = bounds.size() - 1;
   std::vector<std::vector<float>> storage(n, std::vector<float>(m * (dv + 2)));
@@ -85,7 +88,10 @@ void run_ranges(const RowsJob& job, const std::vector<int64_t>& bounds, std::vec
     float* base = storage[s].data();
     parts[s] = {base, base + m * dv, base + m * dv + m};
     reset_partial(parts[s], m, dv);
-    attend_range(job, bounds[s], bounds[s + 1], parts[s]);
+    if (direct_rows)
+      attend_range_rows(job, bounds[s], bounds[s + 1], parts[s]);
+    else
+      attend_range(job, bounds[s], bounds[s + 1], parts[s]);
   }
   out.assign(m * dv, 0.0f);
   lse.assign(m, 0.0f);
@@ -177,25 +183,28 @@ TEST_CASE("fast core: keys2 rows attend as the same keys concatenated", "[fast][
       whole.dk2 = 0;
       whole.values = s.values_in_keys ? whole.keys : split.values;
       for (const std::vector<int64_t>& bounds :
-           {std::vector<int64_t>{0, t}, std::vector<int64_t>{0, 1, 333, 333, 334, 717, 930, t}}) {
-        std::vector<float> out2, lse2, out1, lse1;
-        run_ranges(split, bounds, out2, lse2);
-        run_ranges(whole, bounds, out1, lse1);
-        double lse_err = 0, lse_diff = 0;
-        for (int64_t i = 0; i < s.m; ++i) {
-          lse_err = std::max(lse_err, std::abs(lse2[i] - ref_lse[i]));
-          lse_diff = std::max(lse_diff, double(std::abs(lse2[i] - lse1[i])));
+           {std::vector<int64_t>{0, t}, std::vector<int64_t>{0, 1, 333, 333, 334, 717, 930, t}})
+        for (bool direct_rows : {false, true}) {
+          if (direct_rows && s.m > kMaxRowsKernelRows) continue;
+          std::vector<float> out2, lse2, out1, lse1;
+          run_ranges(split, bounds, out2, lse2, direct_rows);
+          run_ranges(whole, bounds, out1, lse1);
+          double lse_err = 0, lse_diff = 0;
+          for (int64_t i = 0; i < s.m; ++i) {
+            lse_err = std::max(lse_err, std::abs(lse2[i] - ref_lse[i]));
+            lse_diff = std::max(lse_diff, double(std::abs(lse2[i] - lse1[i])));
+          }
+          const std::vector<double> one(out1.begin(), out1.end());
+          INFO(to_string(dtype) << " m " << s.m << " dk " << s.dk << " + " << s.dk2 << " dv "
+                                << s.dv << " window " << s.window << " ranges " << bounds.size() - 1
+                                << (direct_rows ? " (rows kernel)" : "") << ": NMSE vs fp64 "
+                                << nmse(out2, ref_out) << ", vs concatenated " << nmse(out2, one)
+                                << ", LSE error " << lse_err);
+          CHECK(nmse(out2, ref_out) < 1e-11);
+          CHECK(nmse(out2, one) < 1e-11);
+          CHECK(lse_err < 1e-4);
+          CHECK(lse_diff < 1e-4);
         }
-        const std::vector<double> one(out1.begin(), out1.end());
-        INFO(to_string(dtype) << " m " << s.m << " dk " << s.dk << " + " << s.dk2 << " dv " << s.dv
-                              << " window " << s.window << " ranges " << bounds.size() - 1
-                              << ": NMSE vs fp64 " << nmse(out2, ref_out) << ", vs concatenated "
-                              << nmse(out2, one) << ", LSE error " << lse_err);
-        CHECK(nmse(out2, ref_out) < 1e-11);
-        CHECK(nmse(out2, one) < 1e-11);
-        CHECK(lse_err < 1e-4);
-        CHECK(lse_diff < 1e-4);
-      }
     }
 }
 

@@ -7,7 +7,10 @@
 // ranges and split boundaries come from CoreProblem::mask. Attention sinks (CoreProblem::sinks)
 // join each row's softmax in the final merge only, never in a split's partial. Key splits
 // (flash-decoding) only when there are too few sets to keep every thread busy, and never below 512
-// keys per split. Scratch is per thread and per call; nothing grows with the context length. Tested
+// keys per split. A second key segment (CoreProblem::keys2, GTA's shared rope key) reaches each
+// job through make_job; attend_range reads it with the rows kernel (fp32) or assembles [keys |
+// keys2] tiles for the kernels (attend_joined; tests/test_cpu_fast_key_segments.cpp).
+// Scratch is per thread and per call; nothing grows with the context length. Tested
 // by tests/test_cpu_fast.cpp (merge, uneven splits, thread counts, long contexts),
 // tests/test_cpu_fast_features.cpp (sinks) and tests/test_cpu_fast_ring.cpp (ring ranges).
 #include <omp.h>
@@ -175,7 +178,10 @@ void attend_joined(const RowsJob& job, int64_t t_begin, int64_t t_end, const Par
 
 void attend_range(const RowsJob& job, int64_t t_begin, int64_t t_end, const Partial& p) {
   const RangeKernel kernel = job.m <= kMaxRowsKernelRows ? &attend_range_rows : &attend_range_lanes;
-  if (job.keys2.data != nullptr)
+  // A second key segment: the rows kernel reads it itself from an fp32 cache (GTA-4 decode at
+  // 4096 tokens: 2-3x faster than tiles); from bf16/fp16 the same code measured 2x slower than
+  // tiles (not understood yet), so those, and the lanes kernel, go through assembled tiles.
+  if (job.keys2.data != nullptr && (kernel == &attend_range_lanes || job.dtype != DType::fp32))
     attend_joined(job, t_begin, t_end, p, kernel);
   else
     kernel(job, t_begin, t_end, p);

@@ -8,7 +8,8 @@
 // rescale of the output per block; keys outside a row's [first, limit) masked to -inf, blocks
 // before every row's first key skipped); then o_i = o_i * alpha_i + sum_t p_it v_t with up to
 // 4 rows x 64 value columns in registers. bf16/fp16 elements are widened as they are loaded:
-// each load is shared by all rows, so each element is converted once.
+// each load is shared by all rows, so each element is converted once. A second key segment
+// (RowsJob::keys2) adds its dot products to each block's scores (the same score code again).
 // Tested by tests/test_cpu_fast.cpp and `attnlab verify`; timed by bench/bench_attention.cpp
 // (decode cases).
 #include <algorithm>
@@ -49,9 +50,9 @@ template <int M, bool Tail, class E>
   }
 }
 
-// scores[i * 64 + j] = q_i . k_j for M rows and the n <= 64 keys of a block (keys past n
-// repeat key n - 1 and are masked later).
-template <int M, class E>
+// scores[i * 64 + j] = q_i . k_j (Add: += q_i . k_j, a second key segment) for M rows and the
+// n <= 64 keys of a block (keys past n repeat key n - 1 and are masked later).
+template <int M, bool Add = false, class E>
 [[gnu::always_inline]] inline void block_scores(const float* const* q, int64_t dk, const E* keys,
                                                 int64_t stride, int n, float* scores,
                                                 PrefetchCursor& ahead) {
@@ -78,9 +79,11 @@ template <int M, class E>
       for (int i = 0; i < M; ++i)
         partial[i][quad] = reduce4(acc[i][0], acc[i][1], acc[i][2], acc[i][3]);
     }
-    for (int i = 0; i < M; ++i)
-      store(scores + i * kBlock + sub * kSub,
-            combine4(partial[i][0], partial[i][1], partial[i][2], partial[i][3]));
+    for (int i = 0; i < M; ++i) {
+      float* s = scores + i * kBlock + sub * kSub;
+      const V16 c = combine4(partial[i][0], partial[i][1], partial[i][2], partial[i][3]);
+      store(s, Add ? add(load(s), c) : c);
+    }
   }
 }
 
@@ -210,10 +213,11 @@ float softmax_block(float* scores, int64_t n, int64_t visible, float& row_max, f
 }
 
 // Ranged: some row's first key lies past t_begin (a block may cross it). Without, the loop is the
-// plain causal one: no per-block test of the first key at all.
-template <class E, bool Ranged>
+// plain causal one: no per-block test of the first key at all. Two: the job has a second key
+// segment (keys2, dk2): each block's scores get q_i[dk:] . keys2 rows added.
+template <class E, bool Ranged, bool Two>
 void attend_rows(const RowsJob& job, int64_t t_begin, int64_t t_end, const Partial& state) {
-  const int64_t m = job.m, dk = job.dk, dv = job.dv;
+  const int64_t m = job.m, dk = job.dk, dv = job.dv, dk2 = Two ? job.dk2 : 0;
   int64_t max_limit = 0, min_first = std::numeric_limits<int64_t>::max();
   for (int64_t i = 0; i < m; ++i) {
     max_limit = std::max(max_limit, job.limit[i]);
@@ -226,35 +230,46 @@ void attend_rows(const RowsJob& job, int64_t t_begin, int64_t t_end, const Parti
   for (int64_t i = 0; i < m; ++i) o[i] = state.o + i * dv;
   // The m query rows times q_scale, once per call (m * dk floats).
   thread_local std::vector<float> scaled;
-  scaled.resize(m * dk);
+  const int64_t qw = dk + dk2;
+  scaled.resize(m * qw);
   const float* q[kMaxRowsKernelRows];
+  const float* q2[kMaxRowsKernelRows];
   for (int64_t i = 0; i < m; ++i) {
-    for (int64_t c = 0; c < dk; ++c) scaled[i * dk + c] = job.q[i][c] * job.q_scale;
-    q[i] = scaled.data() + i * dk;
+    for (int64_t c = 0; c < qw; ++c) scaled[i * qw + c] = job.q[i][c] * job.q_scale;
+    q[i] = scaled.data() + i * qw;
+    q2[i] = q[i] + dk;
   }
   alignas(64) float scores[kMaxRowsKernelRows * kBlock];
   float alpha[kMaxRowsKernelRows];
   const E* keys = static_cast<const E*>(job.keys.data);
   const E* values = static_cast<const E*>(job.values.data);
-  const int64_t ks = job.keys.stride, vs = job.values.stride;
+  const E* keys2 = static_cast<const E*>(job.keys2.data);
+  const int64_t ks = job.keys.stride, vs = job.values.stride, ks2 = job.keys2.stride;
   const int64_t quads = (m + 3) / 4;
   for (int64_t t0 = t_begin; t0 < t_end; t0 += kBlock) {
     const int n = static_cast<int>(std::min<int64_t>(kBlock, t_end - t0));
     // The next block's rows (contiguous: stride = row width in this cache), prefetched a few
     // lines at a time during this block's arithmetic.
-    PrefetchCursor k_ahead, v_ahead;
+    PrefetchCursor k_ahead, v_ahead, k2_ahead;
     const int64_t next = t0 + kBlock;
     if (next < t_end) {
       const int64_t rows = std::min<int64_t>(kBlock, t_end - next);
       const int64_t k_steps = quads * ((n + 15) / 16) * 4 * std::max<int64_t>(1, dk / 32);
       const int64_t v_steps = quads * ((dv + 63) / 64) * ((n + 3) / 4);
       k_ahead = PrefetchCursor(keys + next * ks, rows * ks * int64_t(sizeof(E)), k_steps);
+      if constexpr (Two) {
+        const int64_t k2_steps = quads * ((n + 15) / 16) * 4 * std::max<int64_t>(1, dk2 / 32);
+        k2_ahead = PrefetchCursor(keys2 + next * ks2, rows * ks2 * int64_t(sizeof(E)), k2_steps);
+      }
       v_ahead = PrefetchCursor(values + next * vs, rows * vs * int64_t(sizeof(E)), v_steps);
     }
     const E* kb = keys + t0 * ks;
     const E* vb = values + t0 * vs;
     for_row_quads(m, [&](int64_t i0, auto rows) {
       block_scores<decltype(rows)::value>(q + i0, dk, kb, ks, n, scores + i0 * kBlock, k_ahead);
+      if constexpr (Two)
+        block_scores<decltype(rows)::value, true>(q2 + i0, dk2, keys2 + t0 * ks2, ks2, n,
+                                                  scores + i0 * kBlock, k2_ahead);
     });
     for (int64_t i = 0; i < m; ++i) {
       const int64_t visible = std::min<int64_t>(n, job.limit[i] - t0);
@@ -276,8 +291,11 @@ void attend_rows_of(const RowsJob& job, int64_t t_begin, int64_t t_end, const Pa
   bool ranged = false;
   if (job.first != nullptr)
     for (int64_t i = 0; i < job.m; ++i) ranged |= job.first[i] > t_begin;
-  return ranged ? attend_rows<E, true>(job, t_begin, t_end, p)
-                : attend_rows<E, false>(job, t_begin, t_end, p);
+  if (job.keys2.data != nullptr)
+    return ranged ? attend_rows<E, true, true>(job, t_begin, t_end, p)
+                  : attend_rows<E, false, true>(job, t_begin, t_end, p);
+  return ranged ? attend_rows<E, true, false>(job, t_begin, t_end, p)
+                : attend_rows<E, false, false>(job, t_begin, t_end, p);
 }
 
 }  // namespace

@@ -5,9 +5,11 @@
 // log-sum-exp (flash-decoding).
 //
 //   attend_range()  one key range [t_begin, t_end) of one RowsJob, updating a Partial (a job
-//                   with a second key segment, GTA's shared rope key: its [keys | keys2] rows
-//                   assembled tile by tile, ~32 KiB each, in thread-local scratch of the cache's
-//                   element type, each tile run by the kernel below); picks
+//                   with a second key segment, GTA's shared rope key: the rows kernel over an
+//                   fp32 cache adds q[dk:] . keys2 to each block's scores itself; otherwise its
+//                   [keys | keys2] rows are assembled tile by tile, ~32 KiB each, in
+//                   thread-local scratch of the cache's element type, each tile run by the
+//                   kernel below); picks
 //                   the few-rows kernel (m <= 8: fast_kernel_rows.cpp, one pass over the keys
 //                   serving all m rows, dot products reduced across lanes) or the lanes kernel
 //                   (m > 8: fast_kernel_lanes.cpp, queries in vector lanes, register-blocked
@@ -80,8 +82,9 @@ void attend_range(const RowsJob& job, int64_t t_begin, int64_t t_end, const Part
 void merge_partials(const Partial* parts, int n, int64_t m, int64_t dv, float* const* out,
                     float* const* lse, const float* sink2 = nullptr);
 
-// The two kernels behind attend_range (exposed for tests that force one or the other). They read
-// keys only: a job with keys2 goes through attend_range, which assembles its tiles.
+// The two kernels behind attend_range (exposed for tests that force one or the other). The rows
+// kernel reads a second key segment itself; the lanes kernel reads keys only (a job with keys2
+// goes through attend_range, which assembles its tiles).
 void attend_range_rows(const RowsJob& job, int64_t t_begin, int64_t t_end, const Partial& p);
 void attend_range_lanes(const RowsJob& job, int64_t t_begin, int64_t t_end, const Partial& p);
 constexpr int64_t kMaxRowsKernelRows = 8;  // attend_range uses the rows kernel up to this m

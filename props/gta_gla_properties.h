@@ -18,8 +18,9 @@
 
 namespace attnlab::props {
 
-// The backends whose GTA/GLA implementations the properties run: {"reference"} on this branch.
-// The optimised backends gain GTA and GLA in their own branches; widen this list when they merge.
+// The backends whose GTA/GLA implementations the properties run: every built-in one (reference,
+// cpu-plain, cpu, cuda). Plugins are not listed: ABI v1 has no GTA/GLA and they are never
+// handed one (registry/plugin_loader.cpp).
 std::vector<std::string> gta_gla_backends();
 
 // One backend x cache dtype under test, every form of it.

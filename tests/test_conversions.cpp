@@ -290,18 +290,6 @@ LayerConfig gta_config(int64_t hidden, int64_t heads, int64_t kv_heads, int64_t 
   return c;
 }
 
-LayerConfig gla_config(int64_t hidden, int64_t heads, int64_t latent_heads, int64_t q_lora,
-                       int64_t kv_lora, int64_t nope, int64_t rope_dim, int64_t v, bool norms,
-                       RopeLayout rope, std::set<std::string> biases) {
-  LayerConfig c = mla_config(hidden, heads, q_lora, kv_lora, nope, rope_dim, v, norms, rope, {});
-  c.name = "gla";
-  c.attention = AttentionKind::gla;
-  c.n_latent_heads = latent_heads;
-  c.biases = std::move(biases);
-  validate_layer_config(c, "test config");
-  return c;
-}
-
 }  // namespace
 
 TEST_CASE("gla_from_mla: an MLA with q_lora is a GLA with one latent head", "[conversions][gla]") {

@@ -263,10 +263,9 @@ TEST_CASE("cuda: a GTA or GLA form that does not apply names the user's kind and
                     Catch::Contains("W_ukv_2.weight"));
 }
 
-// The reference-based cases of GTA and GLA: they need reference/'s GTA and GLA (written on
-// another branch); until it lands they fail, hence [!mayfail] (drop it after the merge).
-TEST_CASE("cuda: GTA and GLA conform to the fp64 reference",
-          "[conformance][latent-reference][!mayfail]") {
+// The reference-based cases of GTA and GLA: the reference runs them from their own equations
+// (reference/reference_gta.cpp, reference_gla.cpp), not through lower_to_mla.
+TEST_CASE("cuda: GTA and GLA conform to the fp64 reference", "[conformance][latent-reference]") {
   using namespace attnlab::cuda_test;
   std::vector<VerifyCase> cases;
   uint64_t seed = 111;

@@ -177,7 +177,13 @@ void attend_joined(const RowsJob& job, int64_t t_begin, int64_t t_end, const Par
 }  // namespace
 
 void attend_range(const RowsJob& job, int64_t t_begin, int64_t t_end, const Partial& p) {
-  const RangeKernel kernel = job.m <= kMaxRowsKernelRows ? &attend_range_rows : &attend_range_lanes;
+  // Wide keys (GLA-2's latent rows, 256 + 64) from an fp32 cache: the rows kernel's up to 8
+  // rows take two passes over each 64-key block, which then no longer fits in L1; the lanes
+  // kernel measured 2.4x faster there (width2048-gla2 decode at 8192 tokens, 2 threads, Zen 3:
+  // 26.7 -> 10.9 ms), while from bf16 the rows kernel stayed ahead (9.1 vs 11.2 ms).
+  const bool wide_fp32 = job.dtype == DType::fp32 && job.m > 4 && job.dk + job.dk2 > 256;
+  const bool few_rows = job.m <= kMaxRowsKernelRows && !wide_fp32;
+  const RangeKernel kernel = few_rows ? &attend_range_rows : &attend_range_lanes;
   // A second key segment: the rows kernel reads it itself from an fp32 cache (GTA-4 decode at
   // 4096 tokens: 2-3x faster than tiles); from bf16/fp16 the same code measured 2x slower than
   // tiles (not understood yet), so those, and the lanes kernel, go through assembled tiles.
